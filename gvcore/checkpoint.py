@@ -1,0 +1,79 @@
+"""Checkpoints: model, optimizers, step and RNG state, plus the config that rebuilds the model.
+
+Saved with ``torch.save`` and always loaded with ``torch.load(weights_only=True)``: a checkpoint
+holds only tensors, numbers, strings and dicts, so a malicious or foreign pickle is refused
+instead of executed. Writes are atomic (temp file + rename), so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import Config
+from .errors import GVError
+
+FORMAT = "gv-checkpoint/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                    config: Config, step: int, epoch: int, extra: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "config": config.to_json(),  # JSON text: rebuilds the model, and is safe under weights_only
+        "step": int(step),
+        "epoch": int(epoch),
+        "model": model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "rng": rng_state(),
+        "extra": extra or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and check a gv checkpoint. Anything else -- corrupt, foreign, a pickle carrying code --
+    is a GVError, never executed."""
+    path = Path(path)
+    if not path.is_file():
+        raise GVError(f"checkpoint '{path}' does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GVError(f"'{path}' is not a gv checkpoint: refused to load it ({first[:160]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GVError(f"'{path}' is not a readable gv checkpoint (corrupt or foreign file: {first[:160]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise GVError(f"'{path}' is not a gv checkpoint (no '{FORMAT}' marker); pass a file gv wrote")
+    return payload
+
+
+def config_of(payload: dict[str, Any]) -> Config:
+    return Config.from_dict(json.loads(payload["config"]))

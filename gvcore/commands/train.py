@@ -1,0 +1,240 @@
+"""`gv families`, `gv config`, `gv train`, `gv resume`, `gv sample`: single models, no Ray."""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..config import Config, apply_overrides, valid_keys, get_value
+from ..errors import GVError
+from .common import console, err_console
+
+app = typer.Typer()
+
+FamilyArg = Annotated[str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any config key: --set optim.lr=1e-3 (repeatable; see `gv config`).")]
+
+
+@app.command()
+def families(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the nets for this dataset.")] = "mnist") -> None:
+    """List the model families: kind, conditioning, networks and parameter counts."""
+    from ..families import FAMILIES, build_model, describe_nets, resolve_config
+
+    table = Table(title=f"gv model families (nets sized for {dataset})")
+    for col in ("name", "kind", "conditional", "loss", "nets", "parameters", "reference"):
+        table.add_column(col, overflow="fold")
+    for name, spec in FAMILIES.items():
+        cfg = Config(family=name)
+        cfg.data.name = dataset
+        cfg = resolve_config(cfg)
+        model = build_model(cfg)
+        params = model.parameter_counts()
+        table.add_row(name, spec.kind_label, "yes" if spec.conditional else "no", spec.loss,
+                      describe_nets(model), f"{sum(params.values()):,}", spec.reference)
+    console.print(table)
+
+
+@app.command("config")
+def show_config(family: Annotated[str, typer.Argument(help="Family whose defaults to resolve.")] = "dcgan",
+                dataset: DatasetOpt = "mnist-5k",
+                overrides: SetOpt = None) -> None:
+    """Print every config key with its (resolved) value: what `--set key=value` accepts."""
+    from ..families import resolve_config
+
+    cfg = Config(family=family)
+    cfg.data.name = dataset
+    cfg = resolve_config(apply_overrides(cfg, overrides or []))
+    table = Table(title=f"config for {family} on {dataset}")
+    table.add_column("key")
+    table.add_column("value")
+    for key in valid_keys():
+        table.add_row(key, repr(get_value(cfg, key)))
+    console.print(table)
+
+
+def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | None, batch_size: int | None,
+                 lr: float | None, latent_dim: int | None, seed: int | None, device: str | None,
+                 data_dir: str | None, overrides: list[str] | None) -> Config:
+    """The flags of `gv train`, applied in order: named flags, then --set overrides; validated."""
+    from ..families import get_family, resolve_config
+
+    get_family(family)  # name the bad family before anything else
+    cfg = Config(family=family)
+    cfg.data.name = dataset
+    if data_dir:
+        cfg.data.data_dir = str(Path(data_dir).expanduser())
+    for key, value in (("train.epochs", epochs), ("train.steps", steps), ("train.batch_size", batch_size),
+                       ("optim.lr", lr), ("model.latent_dim", latent_dim), ("train.seed", seed),
+                       ("train.device", device)):
+        if value is not None:
+            target, attr = key.split(".")
+            setattr(getattr(cfg, target), attr, value)
+    if epochs is not None and steps is not None:
+        raise GVError(f"give --epochs ({epochs}) or --steps ({steps}), not both")
+    apply_overrides(cfg, overrides or [])
+    return resolve_config(cfg)
+
+
+def _loss_text(losses: dict[str, float]) -> str:
+    short = {"loss/discriminator": "D", "loss/generator": "G", "loss/total": "loss",
+             "loss/reconstruction": "rec", "loss/kl": "KL"}
+    return "  ".join(f"{short[k]} {v:.3f}" for k, v in losses.items() if k in short)
+
+
+def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
+    """Train with a rich progress bar, then print where everything landed."""
+    from ..trainer import Hooks, train
+    from ..metrics import make_evaluator
+
+    evaluator = make_evaluator(cfg)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        task = progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed="")
+
+        def on_progress(p) -> None:
+            progress.update(task, completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
+                            speed=f"{p.images_per_s:,.0f} img/s")
+
+        def on_eval(e) -> None:
+            if e.metrics:
+                text = "  ".join(f"{k} {v:.4g}" for k, v in e.metrics.items())
+                progress.console.print(f"step {e.step}: {text}")
+
+        result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator=evaluator,
+                       resume=resume)
+    style = {"done": "green", "diverged": "red", "stopped": "yellow"}[result.status]
+    console.print(f"[{style}]{result.status}[/]: {result.step}/{result.total_steps} steps in {result.wall_time:.1f}s "
+                  f"({result.images_per_s:,.0f} img/s)" + (f" -- {result.message}" if result.message else ""))
+    console.print(f"run dir: {run_dir}")
+    grids = sorted((run_dir / "samples").glob("step-*.png"))
+    if grids:
+        console.print(f"latest samples: {grids[-1]}")
+    if result.checkpoint:
+        console.print(f"next: gv sample {run_dir} --n 64 --out {run_dir / 'grid.png'}")
+    if result.status == "diverged":
+        raise typer.Exit(1)
+
+
+@app.command("train")
+def train_cmd(
+    family: FamilyArg,
+    dataset: DatasetOpt = "mnist-5k",
+    epochs: Annotated[Optional[int], typer.Option(help="Training budget in epochs (default 10).")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training budget in optimizer steps (instead of --epochs).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Minibatch size (default 64).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).")] = None,
+    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default 100 for GANs, 20 for VAEs).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same CPU: same losses).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory to create (default runs/FAMILY-DATASET-TIME).")] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Train one model without Ray: checkpoints, metrics.jsonl and sample grids in a run directory."""
+    cfg = build_config(family, dataset, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
+                       latent_dim=latent_dim, seed=seed, device=device, data_dir=data_dir, overrides=overrides)
+    if out is None:
+        out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise GVError(f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`")
+    # Fail on a missing dataset before anything is written.
+    from ..data import load_dataset
+
+    load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)
+    run_with_progress(cfg, out, resume=False)
+
+
+@app.command("resume")
+def resume_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `gv train`.")],
+    epochs: Annotated[Optional[int], typer.Option(help="New total budget in epochs.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="New total budget in steps.")] = None,
+) -> None:
+    """Continue a stopped run from its last checkpoint (exactly: same data order, same RNG)."""
+    from ..checkpoint import config_of, load_checkpoint
+    from ..families import resolve_config
+    from ..trainer import checkpoint_path
+
+    if not run_dir.is_dir():
+        raise GVError(f"run dir '{run_dir}' does not exist: pass a directory made by `gv train`")
+    cfg = config_of(load_checkpoint(checkpoint_path(run_dir)))
+    if epochs is not None and steps is not None:
+        raise GVError(f"give --epochs ({epochs}) or --steps ({steps}), not both")
+    if epochs is not None or steps is not None:
+        cfg.train.epochs, cfg.train.steps = epochs, steps
+    run_with_progress(resolve_config(cfg), run_dir, resume=True)
+
+
+def parse_labels(text: str, num_classes: int) -> list[int]:
+    try:
+        labels = [int(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise GVError(f"bad --labels '{text}': expected class numbers separated by commas, e.g. --labels 3,7") from None
+    bad = [lab for lab in labels if not 0 <= lab < num_classes]
+    if not labels or bad:
+        raise GVError(f"bad --labels '{text}': classes are 0..{num_classes - 1}")
+    return labels
+
+
+@app.command("sample")
+def sample_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint file).")],
+    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
+    out: Annotated[Path, typer.Option(help=".npz (images uint8 N,H,W,C [+ labels]) or .png (a grid).")] = Path("samples.png"),
+    seed: Annotated[int, typer.Option(help="Noise seed: same seed, same images.")] = 0,
+    labels: Annotated[Optional[str], typer.Option(help="Conditional families: classes to draw, e.g. 3 or 1,7 (default: balanced).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+) -> None:
+    """Draw samples from a trained model into an .npz array file or a .png grid."""
+    import numpy as np
+    import torch
+
+    from ..images import save_grid, to_nhwc_uint8
+    from ..trainer import load_model
+
+    if n <= 0:
+        raise GVError(f"bad --n {n}: must be > 0")
+    suffix = out.suffix.lower()
+    if suffix not in (".npz", ".png"):
+        raise GVError(f"bad --out '{out}': use a .npz (arrays) or .png (grid) file name")
+    model, cfg, _ = load_model(run_dir, device)
+    if labels is not None and not model.conditional:
+        raise GVError(f"--labels given but family '{cfg.family}' is not conditional: drop --labels or use cgan / cvae")
+    if model.conditional:
+        chosen = parse_labels(labels, model.num_classes) if labels is not None else list(range(model.num_classes))
+        # Balanced over the chosen classes, grouped by class (one grid row per class).
+        y = torch.tensor(chosen)[torch.arange(n) * len(chosen) // n]
+    else:
+        y = None
+    images = model.sample(n, y, torch.Generator().manual_seed(seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        arrays = {"images": to_nhwc_uint8(images).numpy()}
+        if y is not None:
+            arrays["labels"] = y.numpy().astype(np.int64)
+        tmp = out.with_name(out.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, out)
+    else:
+        if y is not None:
+            # One row per class; rows a sample short are padded with blank (white) cells.
+            per_row = int(torch.bincount(y).max())
+            rows = []
+            for c in torch.unique(y):
+                row = images[y == c]
+                pad = torch.ones(per_row - row.shape[0], *row.shape[1:])
+                rows.append(torch.cat([row, pad]))
+            save_grid(torch.cat(rows), out, nrow=per_row)
+        else:
+            save_grid(images, out, nrow=max(1, int(math.ceil(math.sqrt(n)))))
+    console.print(f"wrote {n} samples of {cfg.family} ({cfg.data.name}) to {out}")

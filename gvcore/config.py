@@ -1,0 +1,264 @@
+"""Run configuration: nested dataclasses that round-trip to JSON and take dotted overrides.
+
+``Config`` is everything needed to rebuild a model and repeat a run. Fields left at ``None`` mean
+"the family's default" (latent size, Adam beta1, architecture) and are filled in by
+:func:`gvcore.families.resolve_config`, so ``config.json`` always holds concrete values.
+
+Overrides use dotted keys, ``optim.lr=1e-3``; values are parsed by the field's declared type and
+unknown keys are rejected with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import GVError
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist-5k"
+    # Where torchvision datasets are downloaded / looked for; "" = $GV_DATA_DIR or ~/.cache/gv/data.
+    data_dir: str = ""
+    # Side length for datasets whose images vary in size (imagenette); 0 = the dataset's default.
+    image_size: int = 0
+
+
+@dataclass
+class ModelConfig:
+    # None = the family's default: "mlp" for GAN/LSGAN/CGAN/VAE/CVAE on 1-channel data, "conv" on
+    # 3-channel data, "dcgan" for DCGAN.
+    architecture: str | None = None
+    # None = the family's default (100 for GANs, 20 for VAEs; seed 001 table 1).
+    latent_dim: int | None = None
+    # Negative slope of every LeakyReLU (0.01 in seeds 000 and 001).
+    leaky_slope: float = 0.01
+    # Dropout in the VAE encoder (seed 001 table 2).
+    dropout: float = 0.3
+    # Base channel count of the "conv" architecture (3-channel datasets).
+    conv_width: int = 64
+    # VAE likelihood: "bernoulli" (BCE) or "gaussian" (MSE with a fixed decoder std).
+    reconstruction: str = "bernoulli"
+    # Std of the Gaussian decoder; sqrt(0.5) makes the loss exactly "sum of squared errors + KL".
+    decoder_std: float = 0.7071067811865476
+    # Weight of the KL term (1.0 = the ELBO; other values give a beta-VAE).
+    kl_weight: float = 1.0
+
+
+@dataclass
+class OptimConfig:
+    # 1e-3 as in seed 000 (the source of five of the six families): with it DCGAN draws digits
+    # after 5 epochs of mnist-5k. Seed 001's 2e-4 is a 100-200-epoch setting (--lr 2e-4).
+    lr: float = 1e-3
+    # Discriminator learning rate; None = lr (set it for the two-time-scale update rule).
+    lr_discriminator: float | None = None
+    # None = the family's default: 0.5 for GANs (DCGAN paper), 0.9 for VAEs.
+    beta1: float | None = None
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64
+    # Budget: exactly one of epochs / steps; both None = 10 epochs.
+    epochs: int | None = None
+    steps: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    # Losses are averaged and written to metrics.jsonl every log_every steps.
+    log_every: int = 25
+    # Checkpoint + sample grid (+ evaluation metrics) every eval_every steps; 0 = once per epoch.
+    eval_every: int = 0
+    # One-sided label smoothing for the BCE discriminator's real targets (0 = off).
+    label_smoothing: float = 0.0
+    # torch threads for this run; 0 = leave torch's default.
+    threads: int = 0
+
+
+@dataclass
+class EvalConfig:
+    # Metrics computed at every eval interval, comma-separated; "" = none (losses and samples only).
+    metrics: str = ""
+    # Generated images per in-training evaluation.
+    num_samples: int = 2000
+
+
+@dataclass
+class Config:
+    family: str = "dcgan"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    # --- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        config = cls()
+        for key, value in flatten(data).items():
+            set_value(config, key, value)
+        return config
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+    def copy(self) -> "Config":
+        return Config.from_dict(self.to_dict())
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 1}} -> {"optim.lr": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def valid_keys(obj: Any = None, prefix: str = "") -> list[str]:
+    """Every dotted key a Config accepts, in declaration order."""
+    obj = Config() if obj is None else obj
+    keys: list[str] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(valid_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+def _field_types(obj: Any) -> dict[str, Any]:
+    return typing.get_type_hints(type(obj))
+
+
+def _locate(config: Config, key: str) -> tuple[Any, str, Any]:
+    """The dataclass instance that holds ``key``'s last part, that part, and its declared type."""
+    parts = key.split(".")
+    target: Any = config
+    for i, part in enumerate(parts):
+        names = [f.name for f in dataclasses.fields(target)]
+        if part not in names:
+            where = ".".join(parts[:i])
+            options = [n for n in names]
+            hint = f" under '{where}'" if where else ""
+            raise GVError(
+                f"unknown config key '{key}': valid keys{hint} are {', '.join(options)}"
+                " (see `gv config` for the full list)"
+            )
+        if i == len(parts) - 1:
+            if dataclasses.is_dataclass(getattr(target, part)):
+                sub = ", ".join(f"{key}.{k}" for k in valid_keys(getattr(target, part)))
+                raise GVError(f"config key '{key}' is a section, not a value: set one of {sub}")
+            return target, part, _field_types(target)[part]
+        target = getattr(target, part)
+        if not dataclasses.is_dataclass(target):
+            raise GVError(f"unknown config key '{key}': '{'.'.join(parts[: i + 1])}' is a value, not a section")
+    raise AssertionError("unreachable")
+
+
+def _allowed(tp: Any) -> tuple[tuple[type, ...], bool]:
+    """(concrete types, whether None is allowed) of a field annotation."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        return tuple(a for a in args if a is not type(None)), type(None) in args
+    return (tp,), False
+
+
+def parse_value(key: str, text: str, tp: Any) -> Any:
+    """Parse a command-line string for a field of type ``tp``."""
+    kinds, nullable = _allowed(tp)
+    if nullable and text.strip().lower() in ("none", "null", "default", ""):
+        return None
+    kind = kinds[0]
+    try:
+        if kind is bool:
+            low = text.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            as_float = float(text)
+            if not as_float.is_integer():
+                raise ValueError
+            return int(as_float)
+        if kind is float:
+            return float(text)
+        return kind(text)
+    except ValueError:
+        raise GVError(f"bad value '{text}' for '{key}': expected {_type_name(tp)}") from None
+
+
+def _type_name(tp: Any) -> str:
+    kinds, nullable = _allowed(tp)
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    text = " or ".join(names.get(k, k.__name__) for k in kinds)
+    return text + (" or none" if nullable else "")
+
+
+def coerce_value(key: str, value: Any, tp: Any) -> Any:
+    """Check a typed value (from JSON or YAML) against a field type, converting int -> float."""
+    kinds, nullable = _allowed(tp)
+    if value is None:
+        if nullable:
+            return None
+        raise GVError(f"bad value None for '{key}': expected {_type_name(tp)}")
+    if isinstance(value, str) and str not in kinds:
+        return parse_value(key, value, tp)
+    for kind in kinds:
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if kind is bool and not isinstance(value, bool):
+            continue
+        if kind is int and isinstance(value, bool):
+            continue
+        if isinstance(value, kind):
+            return value
+    raise GVError(f"bad value {value!r} for '{key}': expected {_type_name(tp)}")
+
+
+def set_value(config: Config, key: str, value: Any) -> None:
+    """Set a dotted key to an already-typed value (validated against the field's type)."""
+    target, name, tp = _locate(config, key)
+    setattr(target, name, coerce_value(key, value, tp))
+
+
+def get_value(config: Config, key: str) -> Any:
+    target, name, _ = _locate(config, key)
+    return getattr(target, name)
+
+
+def apply_overrides(config: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Apply ``key=value`` strings (from ``--set``) to a config, in order."""
+    for item in overrides:
+        if "=" not in item:
+            raise GVError(f"malformed --set '{item}': expected key=value, e.g. --set optim.lr=1e-3")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise GVError(f"malformed --set '{item}': the key before '=' is empty")
+        target, name, tp = _locate(config, key)
+        setattr(target, name, parse_value(key, text.strip(), tp))
+    return config

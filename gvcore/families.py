@@ -1,0 +1,373 @@
+"""The six model families behind one registry and one small interface.
+
+A family is data (:class:`FamilySpec`): its kind (GAN or VAE), whether it is conditional, its
+default architecture and, for GANs, its adversarial loss. Two model classes implement every
+family:
+
+* :class:`GANModel` -- ``generator`` + ``discriminator`` (gan, lsgan, dcgan, cgan);
+* :class:`VAEModel` -- ``encoder`` + ``decoder`` (vae, cvae).
+
+LSGAN is GAN with the least-squares loss; DCGAN is GAN with the dcgan nets; CGAN and CVAE are GAN
+and VAE with a one-hot label joined to their inputs. Every model offers the same interface:
+``make_optimizers``, ``train_step``, ``generate`` / ``sample``, and ``encode`` / ``decode`` for VAEs.
+Images are float in [-1, 1] on both sides of the interface.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as datamod
+from .config import Config
+from .errors import GVError
+from .losses import ADVERSARIAL_LOSSES, RECONSTRUCTIONS, gaussian_kl, reconstruction_nll
+from .nets import ARCHITECTURES, ImageToVector, VectorToImage, count_parameters
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    name: str
+    kind: str  # "gan" | "vae"
+    conditional: bool
+    architecture: str  # default on 1-channel data; 3-channel data uses "conv" unless this is "dcgan"
+    loss: str  # adversarial loss name (GANs) or "elbo" (VAEs)
+    summary: str
+    reference: str
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind.upper()
+
+    def default_latent_dim(self) -> int:
+        return 100 if self.kind == "gan" else 20  # seed 001 table 1
+
+    def default_beta1(self) -> float:
+        return 0.5 if self.kind == "gan" else 0.9
+
+    def default_architecture(self, channels: int) -> str:
+        if self.architecture == "dcgan" or channels == 1:
+            return self.architecture
+        return "conv"
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    s.name: s
+    for s in (
+        FamilySpec("gan", "gan", False, "mlp", "bce",
+                   "MLP GAN, non-saturating BCE loss", "Goodfellow et al. 2014; seed 000 figs 3.1-3.2"),
+        FamilySpec("lsgan", "gan", False, "mlp", "least_squares",
+                   "the GAN nets with least-squares losses", "Mao et al. 2017; seed 000"),
+        FamilySpec("dcgan", "gan", False, "dcgan", "bce",
+                   "convolutional GAN: ConvT generator, conv + max-pool discriminator",
+                   "Radford et al. 2015; seed 000 figs 3.3-3.4"),
+        FamilySpec("cgan", "gan", True, "mlp", "bce",
+                   "label-conditioned GAN: one-hot label joined to z and to the discriminator input",
+                   "Mirza & Osindero 2014; seed 004"),
+        FamilySpec("vae", "vae", False, "mlp", "elbo",
+                   "MLP VAE: reconstruction + KL, reparameterisation trick", "Kingma & Welling 2013; seed 001 table 2"),
+        FamilySpec("cvae", "vae", True, "mlp", "elbo",
+                   "the VAE with a one-hot label joined to the image and to z", "Sohn et al. 2015; seed 000"),
+    )
+}
+
+
+def get_family(name: str) -> FamilySpec:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise GVError(f"unknown family '{name}': choose one of {', '.join(FAMILIES)}") from None
+
+
+# --- config resolution --------------------------------------------------------------------------
+
+
+def _positive(name: str, value: float | int | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise GVError(f"bad {name} {value}: must be {'>= 0' if allow_zero else '> 0'}")
+
+
+def resolve_config(config: Config) -> Config:
+    """Validate a config and fill in the family defaults; returns a new, concrete Config."""
+    cfg = config.copy()
+    spec = get_family(cfg.family)
+    dspec = datamod.get_spec(cfg.data.name)
+    cfg.data.image_size = datamod.check_image_size(dspec, cfg.data.image_size)
+    m, o, t = cfg.model, cfg.optim, cfg.train
+    if m.architecture is None:
+        m.architecture = spec.default_architecture(dspec.channels)
+    if m.architecture not in ARCHITECTURES:
+        raise GVError(f"bad model.architecture '{m.architecture}': choose one of {', '.join(ARCHITECTURES)}")
+    if m.latent_dim is None:
+        m.latent_dim = spec.default_latent_dim()
+    if o.beta1 is None:
+        o.beta1 = spec.default_beta1()
+    if o.lr_discriminator is None and spec.kind == "gan":
+        o.lr_discriminator = o.lr
+    if m.reconstruction not in RECONSTRUCTIONS:
+        raise GVError(f"bad model.reconstruction '{m.reconstruction}': choose one of {', '.join(RECONSTRUCTIONS)}")
+    _positive("learning rate (optim.lr)", o.lr)
+    _positive("optim.lr_discriminator", o.lr_discriminator)
+    _positive("batch size (train.batch_size)", t.batch_size)
+    _positive("model.latent_dim", m.latent_dim)
+    _positive("model.conv_width", m.conv_width)
+    _positive("model.decoder_std", m.decoder_std)
+    _positive("model.kl_weight", m.kl_weight, allow_zero=True)
+    _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
+    _positive("train.log_every", t.log_every)
+    _positive("train.eval_every", t.eval_every, allow_zero=True)
+    _positive("train.threads", t.threads, allow_zero=True)
+    _positive("eval.num_samples", cfg.eval.num_samples)
+    for name, value in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
+        if not 0.0 <= value < 1.0:
+            raise GVError(f"bad {name} {value}: must be in [0, 1)")
+    if not 0.0 <= m.dropout < 1.0:
+        raise GVError(f"bad model.dropout {m.dropout}: must be in [0, 1)")
+    if not 0.0 <= t.label_smoothing < 0.5:
+        raise GVError(f"bad train.label_smoothing {t.label_smoothing}: must be in [0, 0.5)")
+    if t.epochs is not None and t.steps is not None:
+        raise GVError(f"both train.epochs ({t.epochs}) and train.steps ({t.steps}) are set: give one budget")
+    _positive("train.epochs", t.epochs)
+    _positive("train.steps", t.steps)
+    if t.epochs is None and t.steps is None:
+        t.epochs = 10
+    if t.device not in ("auto", "cpu", "cuda") and not t.device.startswith("cuda:"):
+        raise GVError(f"bad device '{t.device}': use auto, cpu, cuda or cuda:N")
+    return cfg
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
+    """What every family offers. Subclasses set ``kind`` and build their two networks."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
+        super().__init__()
+        self.spec = spec
+        self.config = config
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.latent_dim = int(config.model.latent_dim)  # type: ignore[arg-type]
+        self.conditional = spec.conditional
+
+    # -- helpers shared by both kinds
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def one_hot(self, labels: Tensor | None) -> Tensor | None:
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError(f"family {self.spec.name} is conditional: labels are required")
+        return F.one_hot(labels, self.num_classes).to(torch.float32)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Standard-normal latents, drawn on the CPU so a seed gives the same z on any device."""
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    def balanced_labels(self, n: int) -> Tensor | None:
+        if not self.conditional:
+            return None
+        return torch.arange(n, device=self.device) % self.num_classes
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """n images in [-1, 1], in eval mode (dropout off, BatchNorm running stats)."""
+        was_training = self.training
+        self.eval()
+        try:
+            z = self.sample_latent(n, generator)
+            if self.conditional and labels is None:
+                labels = self.balanced_labels(n)
+            return self.generate(z, None if labels is None else labels.to(self.device))
+        finally:
+            self.train(was_training)
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {name: count_parameters(net) for name, net in self.networks().items()}
+
+    @abc.abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The two networks by name: generator/discriminator or encoder/decoder."""
+
+    @abc.abstractmethod
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Fresh optimizers, by name, as the config asks."""
+
+    @abc.abstractmethod
+    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+        """One optimisation step on a batch; returns detached scalar losses by name."""
+
+    @abc.abstractmethod
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [-1, 1] from latents (and labels for conditional families)."""
+
+
+def _adam(params, lr: float, o) -> torch.optim.Optimizer:
+    # The fused kernel updates every parameter in one pass: ~20% faster DCGAN steps on CPU, where
+    # the unfused Adam's elementwise passes over 8M parameters rival the convolutions.
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay, fused=True)
+
+
+class GANModel(GenerativeModel):
+    kind = "gan"
+
+    def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
+        super().__init__(spec, config, image_shape, num_classes)
+        m = config.model
+        extra = num_classes if spec.conditional else 0
+        self.generator = VectorToImage(self.latent_dim + extra, self.image_shape, m.architecture, "gan",
+                                       m.leaky_slope, m.conv_width)
+        self.discriminator = ImageToVector(self.image_shape, extra, 1, m.architecture, "gan",
+                                           m.leaky_slope, 0.0, m.conv_width)
+        self.loss = ADVERSARIAL_LOSSES[spec.loss]
+        self.real_target = 1.0 - config.train.label_smoothing
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        o = self.config.optim
+        return {
+            "generator": _adam(self.generator.parameters(), o.lr, o),
+            "discriminator": _adam(self.discriminator.parameters(), o.lr_discriminator or o.lr, o),
+        }
+
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        onehot = self.one_hot(labels)
+        if onehot is not None:
+            z = torch.cat([z, onehot], dim=1)
+        return torch.tanh(self.generator(z))
+
+    def discriminate(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.discriminator(images, self.one_hot(labels)).squeeze(1)
+
+    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+        labels_or_none = labels if self.conditional else None
+        # Discriminator phase: real batch vs one batch of fakes (fakes carry the real labels, so a
+        # conditional discriminator sees the data's class mix on both sides).
+        z = torch.randn(images.shape[0], self.latent_dim, device=images.device)
+        fake = self.generate(z, labels_or_none)
+        d_real = self.discriminate(images, labels_or_none)
+        d_fake = self.discriminate(fake.detach(), labels_or_none)
+        d_loss = self.loss.discriminator(d_real, d_fake, self.real_target)
+        optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        optimizers["discriminator"].step()
+
+        # Generator phase on the same fakes (as PyTorch's DCGAN example). The discriminator is
+        # frozen meanwhile so backward skips its weight gradients, which would be thrown away.
+        self.discriminator.requires_grad_(False)
+        g_out = self.discriminate(fake, labels_or_none)
+        g_loss = self.loss.generator(g_out)
+        optimizers["generator"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        optimizers["generator"].step()
+        self.discriminator.requires_grad_(True)
+
+        with torch.no_grad():
+            return {
+                "loss/discriminator": d_loss.detach(),
+                "loss/generator": g_loss.detach(),
+                "d_real": self.loss.to_score(d_real).mean(),
+                "d_fake": self.loss.to_score(d_fake).mean(),
+            }
+
+
+class VAEModel(GenerativeModel):
+    kind = "vae"
+
+    def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
+        super().__init__(spec, config, image_shape, num_classes)
+        m = config.model
+        extra = num_classes if spec.conditional else 0
+        self.encoder = ImageToVector(self.image_shape, extra, 2 * self.latent_dim, m.architecture, "vae",
+                                     m.leaky_slope, m.dropout, m.conv_width)
+        self.decoder = VectorToImage(self.latent_dim + extra, self.image_shape, m.architecture, "vae",
+                                     m.leaky_slope, m.conv_width)
+        self.reconstruction = m.reconstruction
+        self.decoder_std = m.decoder_std
+        self.kl_weight = m.kl_weight
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": _adam(self.parameters(), self.config.optim.lr, self.config.optim)}
+
+    def encode(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """q(z|x): (mean, log-variance), each (N, latent_dim)."""
+        mu, logvar = self.encoder(images, self.one_hot(labels)).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode_logits(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        onehot = self.one_hot(labels)
+        if onehot is not None:
+            z = torch.cat([z, onehot], dim=1)
+        return self.decoder(z)
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The decoder's mean image, in [-1, 1]."""
+        return torch.sigmoid(self.decode_logits(z, labels)) * 2.0 - 1.0
+
+    generate = decode
+
+    def negative_elbo(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Per-image (reconstruction NLL, KL) in nats, one reparameterised sample each: (N,), (N,)."""
+        mu, logvar = self.encode(images, labels)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation trick
+        logits = self.decode_logits(z, labels)
+        recon = reconstruction_nll(logits, (images + 1.0) * 0.5, self.reconstruction, self.decoder_std)
+        kl = gaussian_kl(mu, logvar).sum(1)
+        return recon, kl
+
+    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+        recon, kl = self.negative_elbo(images, labels if self.conditional else None)
+        recon, kl = recon.mean(), kl.mean()
+        loss = recon + self.kl_weight * kl
+        optimizers["vae"].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers["vae"].step()
+        return {"loss/total": loss.detach(), "loss/reconstruction": recon.detach(), "loss/kl": kl.detach()}
+
+
+MODEL_CLASSES: dict[str, type[GenerativeModel]] = {"gan": GANModel, "vae": VAEModel}
+
+
+def build_model(config: Config) -> GenerativeModel:
+    """Build the (untrained, CPU) model a resolved config describes."""
+    spec = get_family(config.family)
+    dspec = datamod.get_spec(config.data.name)
+    shape = dspec.image_shape(config.data.image_size)
+    return MODEL_CLASSES[spec.kind](spec, config, shape, dspec.num_classes)
+
+
+def describe_nets(model: GenerativeModel) -> str:
+    """A short human description of the two networks, for `gv families`."""
+    parts = []
+    for name, net in model.networks().items():
+        linear = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        if convs:
+            layers = " -> ".join(
+                f"{'ConvT' if isinstance(c, nn.ConvTranspose2d) else 'Conv'} {c.out_channels}" for c in convs
+            )
+            fcs = " -> ".join(str(lin.out_features) for lin in linear)
+            parts.append(f"{name}: {layers}" + (f" | FC {fcs}" if fcs else ""))
+        else:
+            sizes = [linear[0].in_features] + [lin.out_features for lin in linear]
+            parts.append(f"{name}: " + " -> ".join(map(str, sizes)))
+    return "; ".join(parts)

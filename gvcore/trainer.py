@@ -1,0 +1,322 @@
+"""The plain training loop: one function, phases top to bottom, no Ray and no wandb.
+
+Hosts (the CLI's progress bar, the Ray Tune adapter) stay outside the loop and talk to it through
+:class:`Hooks`: ``on_progress`` every log interval, ``on_eval`` after every checkpoint, and
+``should_stop`` polled every step.
+
+Run directory::
+
+    config.json              resolved config, family, dataset, versions
+    metrics.jsonl            losses every train.log_every steps; eval metrics every eval interval
+    samples/step-XXXXXXX.png sample grid from fixed noise at every eval
+    checkpoints/checkpoint.pt latest checkpoint (model, optimizers, step, RNG state)
+    result.json              status (done / diverged / stopped), steps, wall time, images/s
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from . import __version__
+from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, restore_rng_state, save_checkpoint
+from .config import Config
+from .data import load_dataset
+from .errors import GVError
+from .families import GenerativeModel, build_model, get_family, resolve_config
+from .images import grid_labels, save_grid
+
+Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
+
+
+@dataclass
+class Progress:
+    step: int
+    total_steps: int
+    epoch: float
+    losses: dict[str, float]
+    images_per_s: float
+    elapsed: float
+
+
+@dataclass
+class EvalEvent:
+    step: int
+    total_steps: int
+    epoch: float
+    losses: dict[str, float]
+    metrics: dict[str, float]
+    checkpoint: Path
+    samples: Path
+    images_per_s: float
+    elapsed: float
+
+
+@dataclass
+class Hooks:
+    on_progress: Callable[[Progress], None] | None = None
+    on_eval: Callable[[EvalEvent], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+@dataclass
+class RunResult:
+    status: str  # "done" | "diverged" | "stopped"
+    run_dir: Path
+    step: int
+    total_steps: int
+    wall_time: float
+    images_per_s: float
+    losses: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: Path | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "step": self.step, "total_steps": self.total_steps,
+            "wall_time": round(self.wall_time, 3), "images_per_s": round(self.images_per_s, 1),
+            "losses": self.losses, "metrics": self.metrics,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None, "message": self.message,
+        }
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GVError(f"device '{name}' asked for but no CUDA GPU is available: use --device cpu or auto")
+    return torch.device(name)
+
+
+def epoch_permutation(seed: int, epoch: int, n: int, device: torch.device) -> torch.Tensor:
+    """The data order of one epoch, a pure function of (seed, epoch): resuming needs no saved state."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).to(device)
+
+
+@contextlib.contextmanager
+def preserved_rng(device: torch.device) -> Iterator[None]:
+    """Evaluation must not consume the training RNG, so a resumed run repeats an uninterrupted one."""
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {"gv": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "python": platform.python_version()}
+
+
+def checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _truncate_metrics(path: Path, after_step: int) -> None:
+    """Drop log lines past a checkpoint, so a resumed run's history has no duplicate steps."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= after_step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def plan_steps(cfg: Config, n_train: int) -> tuple[int, int, int]:
+    """(steps per epoch, total steps, eval interval) for a resolved config."""
+    t = cfg.train
+    if t.batch_size > n_train:
+        raise GVError(f"bad batch size {t.batch_size}: larger than the {n_train} training images of '{cfg.data.name}'")
+    steps_per_epoch = n_train // t.batch_size  # drop the ragged last batch (BatchNorm-safe)
+    total = t.steps if t.steps is not None else int(t.epochs) * steps_per_epoch  # type: ignore[arg-type]
+    return steps_per_epoch, total, t.eval_every or steps_per_epoch
+
+
+def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,
+          evaluator: Evaluator | None = None, resume: bool = True) -> RunResult:
+    """Train ``config`` into ``run_dir``; continue from its checkpoint if there is one."""
+    hooks = hooks or Hooks()
+    run_dir = Path(run_dir)
+    ckpt_file = checkpoint_path(run_dir)
+    payload = load_checkpoint(ckpt_file) if resume and ckpt_file.is_file() else None
+    # A resumed run keeps its own config, except for the budget the caller may have extended.
+    cfg = resolve_config(config)
+    if payload is not None:
+        saved = config_of(payload)
+        saved.train.epochs, saved.train.steps = cfg.train.epochs, cfg.train.steps
+        cfg = resolve_config(saved)
+    spec = get_family(cfg.family)
+    t = cfg.train
+
+    # --- 1. device, threads, seed -------------------------------------------------------------
+    device = pick_device(t.device)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    torch.manual_seed(t.seed)
+
+    # --- 2. data: the whole training split as one float tensor on the device -----------------
+    train_set = load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)
+    images = train_set.to_float(device)
+    labels = train_set.labels.to(device)
+    n_train = images.shape[0]
+    steps_per_epoch, total_steps, eval_every = plan_steps(cfg, n_train)
+
+    # --- 3. model and optimizers --------------------------------------------------------------
+    model = build_model(cfg).to(device)
+    model.train()
+    optimizers = model.make_optimizers()
+
+    # --- 4. fresh run or resume ---------------------------------------------------------------
+    step, wall_before = 0, 0.0
+    if payload is not None:
+        model.load_state_dict(payload["model"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(payload["optimizers"][name])
+        restore_rng_state(payload["rng"])
+        step = int(payload["step"])
+        wall_before = float(payload["extra"].get("wall_time", 0.0))
+        _truncate_metrics(run_dir / "metrics.jsonl", step)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info_file = run_dir / "config.json"
+    created = json.loads(info_file.read_text()).get("created") if payload is not None and info_file.is_file() else None
+    _write_json(info_file, {
+        "config": cfg.to_dict(),
+        "family": {"name": spec.name, "kind": spec.kind, "conditional": spec.conditional,
+                   "loss": spec.loss, "reference": spec.reference},
+        "dataset": {"name": cfg.data.name, "image_shape": list(train_set.image_shape),
+                    "num_classes": train_set.num_classes, "train_images": n_train},
+        "parameters": model.parameter_counts(),
+        "versions": versions(),
+        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+
+    # Fixed noise (its own generator, not the training RNG) so grids are comparable across steps.
+    if spec.conditional:
+        grid_y = grid_labels(model.num_classes, 8, device)
+    else:
+        grid_y = None
+    grid_z = model.sample_latent(64 if grid_y is None else grid_y.shape[0], torch.Generator().manual_seed(t.seed + 1))
+
+    # --- 5. the loop --------------------------------------------------------------------------
+    metrics_file = (run_dir / "metrics.jsonl").open("a")
+    start = time.perf_counter()
+    window_start, window_steps = start, 0
+    sums: dict[str, torch.Tensor] = {}
+    losses: dict[str, float] = {}
+    metrics: dict[str, float] = {}
+    images_per_s = 0.0
+    status, message = "done", ""
+    last_ckpt: Path | None = ckpt_file if payload is not None else None
+    perm: torch.Tensor | None = None
+
+    def elapsed() -> float:
+        return wall_before + time.perf_counter() - start
+
+    def log_line(obj: dict[str, Any]) -> None:
+        metrics_file.write(json.dumps(obj) + "\n")
+        metrics_file.flush()
+
+    try:
+        while step < total_steps:
+            epoch, offset = divmod(step, steps_per_epoch)
+            if perm is None or offset == 0:
+                perm = epoch_permutation(t.seed, epoch, n_train, device)
+            idx = perm[offset * t.batch_size:(offset + 1) * t.batch_size]
+            out = model.train_step(images[idx], labels[idx], optimizers)
+            for key, value in out.items():
+                sums[key] = sums[key] + value if key in sums else value.clone()
+            step += 1
+            window_steps += 1
+
+            at_log = step % t.log_every == 0 or step == total_steps
+            at_eval = step % eval_every == 0 or step == total_steps
+            if at_log or at_eval:
+                # Losses are summed on the device and read back only here: one sync per window.
+                if not all(bool(torch.isfinite(v)) for v in sums.values()):
+                    bad = {k: float(v / window_steps) for k, v in sums.items()}
+                    status, message = "diverged", f"non-finite loss at step {step}: {bad}"
+                    log_line({"step": step, "status": "diverged", **{k: str(v) for k, v in bad.items()}})
+                    break
+                now = time.perf_counter()
+                images_per_s = window_steps * t.batch_size / max(now - window_start, 1e-9)
+                losses = {k: float(v) / window_steps for k, v in sums.items()}
+                log_line({"step": step, "epoch": round(step / steps_per_epoch, 4), "time": round(elapsed(), 3),
+                          "images_per_s": round(images_per_s, 1), **losses})
+                sums, window_start, window_steps = {}, now, 0
+                if hooks.on_progress:
+                    hooks.on_progress(Progress(step, total_steps, step / steps_per_epoch, losses, images_per_s, elapsed()))
+
+            if at_eval:
+                if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                    status, message = "diverged", f"non-finite parameters at step {step}"
+                    log_line({"step": step, "status": "diverged"})
+                    break
+                last_ckpt = save_checkpoint(ckpt_file, model=model, optimizers=optimizers, config=cfg, step=step,
+                                            epoch=epoch, extra={"wall_time": elapsed()})
+                with preserved_rng(device):
+                    try:
+                        model.eval()
+                        with torch.no_grad():
+                            grid = model.generate(grid_z, grid_y)
+                        samples_png = save_grid(grid, run_dir / "samples" / f"step-{step:07d}.png", nrow=8)
+                        metrics = evaluator(model, step) if evaluator else {}
+                    finally:
+                        model.train()
+                if metrics:
+                    log_line({"step": step, "time": round(elapsed(), 3), **metrics})
+                if hooks.on_eval:
+                    hooks.on_eval(EvalEvent(step, total_steps, step / steps_per_epoch, losses, metrics, last_ckpt,
+                                            samples_png, images_per_s, elapsed()))
+
+            if hooks.should_stop and hooks.should_stop():
+                status, message = "stopped", f"stopped by the host at step {step}"
+                break
+    except KeyboardInterrupt:
+        # The interrupt may land mid-step, so the last checkpoint (not this state) is what resumes.
+        status, message = "stopped", f"interrupted at step {step}; resume with: gv resume {run_dir}"
+    finally:
+        metrics_file.close()
+
+    result = RunResult(status, run_dir, step, total_steps, elapsed(), images_per_s, losses, metrics,
+                       last_ckpt, message)
+    _write_json(run_dir / "result.json", result.to_dict())
+    return result
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GenerativeModel, Config, dict[str, Any]]:
+    """Rebuild a model from a run directory or a checkpoint file, in eval mode."""
+    path = Path(path)
+    if path.is_dir():
+        file = checkpoint_path(path)
+        if not file.is_file():
+            raise GVError(f"run dir '{path}' has no checkpoint ({file.relative_to(path)}); train it first or pass a checkpoint file")
+    elif path.exists():
+        file = path
+    else:
+        raise GVError(f"run dir '{path}' does not exist: pass a directory made by `gv train` (or its checkpoint file)")
+    payload = load_checkpoint(file)
+    cfg = resolve_config(config_of(payload))
+    model = build_model(cfg)
+    model.load_state_dict(payload["model"])
+    model.to(pick_device(str(device)) if isinstance(device, str) else device).eval()
+    return model, cfg, payload
