@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GVError(f"'{path}' is not a gv checkpoint: refused to load it ({first[:160]})") from None
+        # torch explains a refusal at length; keep the global it refused, if it names one.
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        what = f" (it asks for {found.group(1)})" if found else ""
+        raise GVError(f"'{path}' is not a gv checkpoint: refused to load it{what}; gv loads plain tensors only, "
+                      "never code -- pass a checkpoint gv wrote") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GVError(f"'{path}' is not a readable gv checkpoint (corrupt or foreign file: {first[:160]})") from None

@@ -12,6 +12,7 @@ downloaded on first use into the data dir (``--data-dir``, ``$GV_DATA_DIR``, els
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import os
@@ -145,12 +146,21 @@ def _download_guard(name: str, root: Path, fn: Callable[[bool], object]) -> obje
     if os.environ.get("GV_OFFLINE", "") not in ("", "0"):
         reason = "GV_OFFLINE is set"
     else:
+        existed = {p for p in root.rglob("*") if p.is_dir()} if root.is_dir() else set()
+        root_existed = root.is_dir()
         old = socket.getdefaulttimeout()
         socket.setdefaulttimeout(20)  # an unreachable mirror must not hang the command
         try:
             return fn(True)
         except Exception as exc:  # network errors come in many types
             reason = f"download failed: {type(exc).__name__}: {exc}"
+            # Leave no empty folders behind from the failed attempt.
+            for path in sorted((p for p in root.rglob("*") if p.is_dir() and p not in existed), reverse=True):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            if not root_existed:
+                with contextlib.suppress(OSError):
+                    root.rmdir()
         finally:
             socket.setdefaulttimeout(old)
     raise GVError(

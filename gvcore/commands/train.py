@@ -147,10 +147,11 @@ def train_cmd(
         out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GVError(f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`")
-    # Fail on a missing dataset before anything is written.
+    # Fail on a missing dataset or an impossible budget before anything is written.
     from ..data import load_dataset
+    from ..trainer import plan_steps
 
-    load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)
+    plan_steps(cfg, len(load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)))
     run_with_progress(cfg, out, resume=False)
 
 
