@@ -168,10 +168,14 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         return next(self.parameters()).device
 
     def one_hot(self, labels: Tensor | None) -> Tensor | None:
+        """Class indices (N,) -> one-hot (N, classes); soft labels (N, classes) pass through, which
+        lets a conditional model be asked for a blend of two classes."""
         if not self.conditional:
             return None
         if labels is None:
             raise ValueError(f"family {self.spec.name} is conditional: labels are required")
+        if labels.dtype.is_floating_point and labels.dim() == 2:
+            return labels.to(torch.float32)
         return F.one_hot(labels, self.num_classes).to(torch.float32)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -1,0 +1,128 @@
+"""`gv interpolate`: interpolation strips for a single model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import torch
+import typer
+
+from ..errors import GVError
+from .common import console
+
+app = typer.Typer()
+
+ENDPOINT_HELP = ("seed:N (a random latent), test:I (the I-th held-out real image), class:C (conditional "
+                 "families: blend the label), or a PNG file of a real image")
+
+
+def parse_endpoint(text: str, option: str) -> tuple[str, object]:
+    """'seed:3' -> ("seed", 3); 'test:17' -> ("test", 17); 'class:4' -> ("class", 4); a path -> ("file", Path)."""
+    kind, _, value = text.partition(":")
+    if kind in ("seed", "test", "class") and value:
+        try:
+            number = int(value)
+        except ValueError:
+            raise GVError(f"bad {option} '{text}': expected {kind}:<integer>") from None
+        if number < 0:
+            raise GVError(f"bad {option} '{text}': the number must be >= 0")
+        return kind, number
+    path = Path(text).expanduser()
+    if path.suffix.lower() == ".png" and path.is_file():
+        return "file", path
+    raise GVError(f"bad {option} '{text}': use {ENDPOINT_HELP}")
+
+
+def load_real_image(path: Path, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    from PIL import Image
+
+    from ..data import to_unit_range
+
+    c, h, w = image_shape
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if c == 1 else "RGB")
+            if img.size != (w, h):
+                raise GVError(f"image '{path}' is {img.size[0]}x{img.size[1]}; this model draws {w}x{h} images")
+            array = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(h, w, c)
+    except OSError as exc:
+        raise GVError(f"cannot read image '{path}': {exc}") from None
+    return to_unit_range(array.permute(2, 0, 1))
+
+
+@app.command("interpolate")
+def interpolate_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint file).")],
+    start: Annotated[str, typer.Option("--from", help=f"Start point: {ENDPOINT_HELP}.")] = "seed:0",
+    end: Annotated[str, typer.Option("--to", help="End point, same forms as --from.")] = "seed:1",
+    steps: Annotated[int, typer.Option(help="Images along the path, endpoints included.")] = 10,
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("interpolation.png"),
+    method: Annotated[str, typer.Option(help="slerp (spherical; right for Gaussian latents) or linear.")] = "slerp",
+    label: Annotated[Optional[int], typer.Option(help="Class for conditional families with seed/file endpoints (default: one row per class).")] = None,
+    seed: Annotated[int, typer.Option(help="Noise seed for class:C endpoints and GAN inversion restarts.")] = 0,
+) -> None:
+    """Interpolate one model between two latent points, two classes or two real images."""
+    from ..data import load_dataset
+    from ..images import save_grid
+    from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, real_interpolation
+    from ..trainer import load_model
+
+    if steps < 2:
+        raise GVError(f"bad --steps {steps}: need at least 2")
+    if method not in ("slerp", "linear"):
+        raise GVError(f"bad --method '{method}': use slerp or linear")
+    if out.suffix.lower() != ".png":
+        raise GVError(f"bad --out '{out}': write a .png file")
+    kinds = [parse_endpoint(start, "--from"), parse_endpoint(end, "--to")]
+    model, cfg, _ = load_model(run_dir)
+    if label is not None and not (model.conditional and 0 <= label < model.num_classes):
+        raise GVError(f"bad --label {label}: " + (f"classes are 0..{model.num_classes - 1}" if model.conditional
+                                                 else f"family '{cfg.family}' is not conditional"))
+    (k0, v0), (k1, v1) = kinds
+    if k0 == "class" or k1 == "class":
+        if k0 != k1:
+            raise GVError(f"--from '{start}' and --to '{end}' mix a class with another kind of endpoint")
+        if not model.conditional:
+            raise GVError(f"class endpoints need a conditional family (cgan, cvae), not '{cfg.family}'")
+        for v, opt in ((v0, "--from"), (v1, "--to")):
+            if not int(v) < model.num_classes:  # type: ignore[call-overload]
+                raise GVError(f"bad {opt} 'class:{v}': classes are 0..{model.num_classes - 1}")
+        z = model.sample_latent(1, torch.Generator().manual_seed(seed))[0]
+        grid = class_interpolation(model, z, int(v0), int(v1), steps)  # type: ignore[call-overload]
+        nrow, note = steps, f"class {v0} -> class {v1}"
+    elif k0 == "seed" and k1 == "seed":
+        z0 = model.sample_latent(1, torch.Generator().manual_seed(int(v0)))[0]  # type: ignore[call-overload]
+        z1 = model.sample_latent(1, torch.Generator().manual_seed(int(v1)))[0]  # type: ignore[call-overload]
+        if model.conditional and label is None:
+            grid = torch.cat([latent_interpolation(model, z0, z1, steps, c, method) for c in range(model.num_classes)])
+        else:
+            grid = latent_interpolation(model, z0, z1, steps, label, method)
+        nrow, note = steps, f"latent seed {v0} -> seed {v1} ({method})"
+    elif "seed" in (k0, k1):
+        raise GVError(f"--from '{start}' and --to '{end}' mix a random latent with a real image: use two of a kind")
+    else:
+        # Real image -> real image, shown between the two real images themselves.
+        test = None
+        images, labels = [], []
+        for kind, value in kinds:
+            if kind == "test":
+                test = test or load_dataset(cfg.data.name, "test", cfg.data.data_dir, cfg.data.image_size)
+                if int(value) >= len(test):  # type: ignore[call-overload]
+                    raise GVError(f"bad endpoint 'test:{value}': the test split has {len(test)} images (0..{len(test) - 1})")
+                images.append(test.to_float()[int(value)])  # type: ignore[call-overload]
+                labels.append(int(test.labels[int(value)]))  # type: ignore[call-overload]
+            else:
+                images.append(load_real_image(value, model.image_shape))  # type: ignore[arg-type]
+                if model.conditional and label is None:
+                    raise GVError(f"a PNG endpoint for conditional family '{cfg.family}' needs --label (its class)")
+                labels.append(label if label is not None else 0)
+        x, y = torch.stack(images), torch.tensor(labels)
+        endpoints = find_endpoints(model, x, y, generator=torch.Generator().manual_seed(seed))
+        path = real_interpolation(model, endpoints, y, steps, method)
+        grid = torch.cat([x[:1], path, x[1:]])
+        nrow = steps + 2
+        errors = ", ".join(f"{e:.4f}" for e in endpoints.errors.tolist())
+        note = f"real -> real via {endpoints.method}; endpoint reconstruction MSE {errors}"
+    save_grid(grid, out, nrow=nrow)
+    console.print(f"wrote {out}: {cfg.family}, {note}")
