@@ -73,7 +73,8 @@ class TrainConfig:
     device: str = "auto"
     # Losses are averaged and written to metrics.jsonl every log_every steps.
     log_every: int = 25
-    # Checkpoint + sample grid (+ evaluation metrics) every eval_every steps; 0 = once per epoch.
+    # Checkpoint + sample grid + evaluation metrics every eval_every steps; 0 = once per epoch, but
+    # at least 10,000 training images apart (mnist-5k: every 3 epochs).
     eval_every: int = 0
     # One-sided label smoothing for the BCE discriminator's real targets (0 = off).
     label_smoothing: float = 0.0
@@ -83,8 +84,10 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    # Metrics computed at every eval interval, comma-separated; "" = none (losses and samples only).
-    metrics: str = ""
+    # Metrics computed at every eval interval, comma-separated (see gvcore/metrics.py); "auto" = the
+    # cheap set for the family (fid, plus label_acc for cgan/cvae and nelbo for vae/cvae), reported
+    # as eval/<key>; "" = none (losses and samples only).
+    metrics: str = "auto"
     # Generated images per in-training evaluation.
     num_samples: int = 2000
 

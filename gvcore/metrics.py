@@ -1,39 +1,22 @@
-"""Sample-quality metrics: a registry of small functions, each returning a dict of named floats.
+"""Sample-quality metrics: the public face of :mod:`gvcore.evaluation`.
 
-The evaluation issue fills the registry (fid, kid, precision/recall, ...); the trainer only knows
-``make_evaluator``, which turns ``config.eval.metrics`` into a callable run at every eval interval.
+The trainer CLI and the sweep adapter call :func:`make_evaluator` (the cheap in-training set,
+reported as ``eval/<key>``); leaderboards call :func:`evaluate_checkpoint` (10k samples, every
+metric); ``gv eval`` calls both kinds. ``METRICS`` is the registry, by metric name.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from .evaluation.api import (FULL_EVAL_SAMPLES, Scorer, evaluate_checkpoint, evaluate_images, evaluate_model,
+                             generate_samples, load_samples, make_evaluator)
+from .evaluation.classifier import DomainClassifier, get_classifier
+from .evaluation.features import Reference, dataset_reference, reference_from_images
+from .evaluation.registry import (ALL, AUTO, DIRECTION, METRICS, Context, MetricSpec, metric_of, register,
+                                  resolve_metrics)
 
-from .config import Config
-from .errors import GVError
-
-# name -> fn(model, config, step) -> {"eval/<name>": value, ...}
-METRICS: dict[str, Callable[..., dict[str, float]]] = {}
-
-
-def parse_metric_names(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in METRICS]
-    if unknown:
-        have = ", ".join(METRICS) or "none yet"
-        raise GVError(f"unknown metric '{unknown[0]}' in eval.metrics: available metrics are {have}")
-    return names
-
-
-def make_evaluator(config: Config):
-    """A callable (model, step) -> metrics for the trainer, or None when no metrics are asked for."""
-    names = parse_metric_names(config.eval.metrics)
-    if not names:
-        return None
-
-    def evaluate(model, step: int) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for name in names:
-            out.update(METRICS[name](model, config, step))
-        return out
-
-    return evaluate
+__all__ = [
+    "ALL", "AUTO", "DIRECTION", "FULL_EVAL_SAMPLES", "METRICS", "Context", "DomainClassifier", "MetricSpec", "Reference",
+    "Scorer", "dataset_reference", "evaluate_checkpoint", "evaluate_images", "evaluate_model",
+    "generate_samples", "get_classifier", "load_samples", "make_evaluator", "metric_of", "reference_from_images",
+    "register", "resolve_metrics",
+]

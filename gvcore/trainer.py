@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import time
@@ -142,6 +143,9 @@ def _truncate_metrics(path: Path, after_step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
+EVAL_MIN_IMAGES = 10_000
+
+
 def plan_steps(cfg: Config, n_train: int) -> tuple[int, int, int]:
     """(steps per epoch, total steps, eval interval) for a resolved config."""
     t = cfg.train
@@ -149,7 +153,13 @@ def plan_steps(cfg: Config, n_train: int) -> tuple[int, int, int]:
         raise GVError(f"bad batch size {t.batch_size}: larger than the {n_train} training images of '{cfg.data.name}'")
     steps_per_epoch = n_train // t.batch_size  # drop the ragged last batch (BatchNorm-safe)
     total = t.steps if t.steps is not None else int(t.epochs) * steps_per_epoch  # type: ignore[arg-type]
-    return steps_per_epoch, total, t.eval_every or steps_per_epoch
+    if t.eval_every:
+        return steps_per_epoch, total, t.eval_every
+    # Default: every epoch, but at least EVAL_MIN_IMAGES training images apart. An evaluation costs
+    # the same whatever the dataset's size, so on a tiny dataset (mnist-5k: 4,500 images, ~1 s an
+    # epoch for the MLP families) evaluating every epoch would cost more than 10% of the run.
+    epochs_between = max(1, math.ceil(EVAL_MIN_IMAGES / (steps_per_epoch * t.batch_size)))
+    return steps_per_epoch, total, epochs_between * steps_per_epoch
 
 
 def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,

@@ -1,9 +1,22 @@
 """Shared test set-up: nothing here may need ../shared or the network."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Real wandb, never online, never chatty; tests that use it point WANDB_DIR at a temp dir.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 # Datasets other than mnist-5k must fail fast instead of trying mirrors.
 os.environ.setdefault("GV_OFFLINE", "1")
+# Ray's first ray.init() turns token authentication on by setting RAY_AUTH_MODE=token in this
+# process's environment. Fixtures that restore the environment after a module would drop it, and
+# a cluster started later would then disagree with the cached auth state of this process (its
+# actors are cancelled before they run). Set it up front, so every snapshot holds it.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+# The evaluation classifier and reference statistics are cached per test session, never in the
+# user's ~/.cache: the suite is hermetic and trains the classifier once (about 15 s).
+if "GV_CACHE_DIR" not in os.environ:
+    os.environ["GV_CACHE_DIR"] = tempfile.mkdtemp(prefix="gv-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["GV_CACHE_DIR"], True)

@@ -126,3 +126,72 @@ def interpolate_cmd(
         note = f"real -> real via {endpoints.method}; endpoint reconstruction MSE {errors}"
     save_grid(grid, out, nrow=nrow)
     console.print(f"wrote {out}: {cfg.family}, {note}")
+
+
+@app.command("report")
+def report_cmd(
+    sweep_dirs: Annotated[list[Path], typer.Argument(help="One or more sweep directories made by `gv sweep`.")],
+    metric: Annotated[str, typer.Option(help="Pick each family's best checkpoint by this metric.")] = "eval/fid",
+    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: report/ in the first sweep dir).")] = None,
+    eval_samples: Annotated[int, typer.Option(help="Samples for the full evaluation of checkpoints the sweep did not fully evaluate.")] = 10_000,
+    wandb: Annotated[bool, typer.Option("--wandb", help="Also log the figures and metrics table to a W&B run.")] = False,
+    wandb_report: Annotated[bool, typer.Option("--wandb-report", help="Also create a W&B Report (needs W&B online).")] = False,
+    wandb_project: Annotated[str, typer.Option(help="W&B project.")] = "gv",
+    wandb_entity: Annotated[Optional[str], typer.Option(help="W&B entity (user or team).")] = None,
+    wandb_mode: Annotated[str, typer.Option(help="auto, online, offline or disabled (as for `gv sweep`).")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+) -> None:
+    """Compare the best checkpoint of each family side by side: samples, interpolations, metrics,
+    sensitivity and curves, as a self-contained report.html (+ PNGs, report.json; optionally W&B)."""
+    import shutil
+    import tempfile
+
+    from ..report import build_report, load_sweep, metric_mode
+    from .common import err_console
+    from .sweep import resolve_wandb_mode
+
+    if eval_samples < 100:
+        raise GVError(f"bad --eval-samples {eval_samples}: use at least 100 (10000 is the standard)")
+    metric_mode(metric)
+    for directory in sweep_dirs:
+        load_sweep(directory)  # every sweep dir readable before any work
+    mode, why = resolve_wandb_mode(wandb_mode) if (wandb or wandb_report) else ("disabled", "")
+    out = out or Path(sweep_dirs[0]) / "report"
+    if out.exists() and not out.is_dir():
+        raise GVError(f"--out '{out}' is a file: pass a folder")
+    # Build into a temporary folder next to the target, then swap it in: a failure leaves no half report.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
+    try:
+        with err_console.status("building the report") as status:
+            data = build_report(list(sweep_dirs), staging, metric, eval_samples, device,
+                                progress=lambda text: status.update(text))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    console.print(f"report: {out / 'report.html'}")
+    for family, fam in data["families"].items():
+        value = fam["value"]
+        console.print(f"  {family:6} {metric} {value:.4g}  ({fam['sweep']} / {fam['trial_id']})")
+    if wandb or wandb_report:
+        from ..report_wandb import create_wandb_report, log_report
+
+        group = "+".join(data["sweeps"])
+        if mode == "disabled":
+            console.print(f"W&B: disabled ({why}); nothing logged")
+        else:
+            info = log_report(data, out, project=wandb_project, entity=wandb_entity, mode=mode, group=group)
+            if mode == "online":
+                console.print(f"W&B run: {info['url']}")
+            else:
+                console.print(f"W&B run saved offline ({why}); upload it with: wandb sync {info['dir']}")
+        if wandb_report:
+            if mode != "online":
+                console.print(f"[yellow]W&B Report not created: W&B is {mode} ({why}). A Report lives on a W&B "
+                              "server: run `wandb login` (or set WANDB_API_KEY) where W&B is reachable and rerun "
+                              "with --wandb-report.[/]")
+            else:
+                console.print(f"W&B Report: {create_wandb_report(data, project=wandb_project, entity=wandb_entity, group=group)}")

@@ -1,0 +1,173 @@
+"""Evaluation cost and the evaluator's quality. Prints, never asserts.
+
+1. The mnist-5k domain classifier: held-out accuracy on mnist-5k's 500 test digits and, when the
+   10k MNIST test split is at hand (../shared/data/mnist-t10k, or --t10k DIR), on those 10,000.
+2. In-training overhead: the same trial trained twice in this one process, interleaved, without
+   and with the default evaluator (eval.metrics=auto, 2,000 samples, once per epoch); reported as
+   (wall with - wall without) / wall with, and as the time spent inside the evaluator / wall with
+   (target < 10%).
+3. Full evaluation: seconds to score 10,000 samples of the DCGAN trained in (2) with every metric,
+   against 10,000 real digits (the t10k split if present, else mnist-5k's 500 test digits) whose
+   features are computed beforehand (cached reference statistics); target < 30 s on 2 CPU cores.
+
+    python bench/bench_eval.py                       # gan, vae, cgan and dcgan, 3 epochs each
+    python bench/bench_eval.py --families gan --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from gvcore.config import Config  # noqa: E402
+from gvcore.data import load_dataset  # noqa: E402
+from gvcore.evaluation.classifier import accuracy_on  # noqa: E402
+from gvcore.evaluation.registry import METRICS, Context, resolve_metrics, run_metrics  # noqa: E402
+from gvcore.families import resolve_config  # noqa: E402
+from gvcore.metrics import Scorer, generate_samples, get_classifier, make_evaluator, reference_from_images  # noqa: E402
+from gvcore.trainer import load_model, train  # noqa: E402
+
+
+def read_t10k(folder: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    images, labels = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+    if not (images.is_file() and labels.is_file()):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = []
+        for src in (images, labels):
+            dst = Path(tmp) / src.stem
+            with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            out.append(dst)
+        return read_image_file(str(out[0]))[:, None].contiguous(), read_label_file(str(out[1])).long()
+
+
+def overhead(family: str, epochs: int, root: Path, repeats: int, threads: int) -> Path:
+    cfg = Config(family=family)
+    cfg.train.epochs = epochs
+    cfg.train.threads = threads
+    cfg = resolve_config(cfg)
+    walls: dict[str, list[float]] = {"without": [], "with": []}
+    inside: list[float] = []
+    for rep in range(repeats):
+        for mode in ("without", "with"):  # the same trial, interleaved, so machine noise hits both
+            run_dir = root / f"{family}-{mode}-{rep}"
+            spent = [0.0]
+            start = time.perf_counter()
+            evaluator = None
+            if mode == "with":
+                inner = make_evaluator(cfg)  # classifier + reference: part of the trial's cost
+
+                def evaluator(model, step, inner=inner, spent=spent):
+                    t = time.perf_counter()
+                    out = inner(model, step)
+                    spent[0] += time.perf_counter() - t
+                    return out
+
+            result = train(cfg, run_dir, evaluator=evaluator)
+            walls[mode].append(time.perf_counter() - start)
+            assert result.status == "done", result.message
+            if mode == "with":
+                inside.append(spent[0])
+    # The fastest of the repeats is the least disturbed by other processes on the machine.
+    with_, without = min(walls["with"]), min(walls["without"])
+    evaluator_share = min(i / w for i, w in zip(inside, walls["with"]))
+    keys = ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
+    print(f"  {family:6s} {epochs} epochs: without eval {without:6.1f}s, with {with_:6.1f}s (best of {repeats}) -> "
+          f"overhead {(with_ - without) / with_:+6.1%} of wall time; time inside the evaluator "
+          f"{min(inside):5.2f}s = {evaluator_share:5.1%}  (last eval: {keys})")
+    return root / f"{family}-with-0"
+
+
+def full_eval(run_dir: Path, reference, n: int) -> None:
+    model, cfg, _ = load_model(run_dir)
+    scorer = Scorer.for_dataset(cfg.data.name, reference=reference)
+    names = resolve_metrics("all", has_labels=model.conditional, is_vae=model.kind == "vae")
+    # One end-to-end number: sampling + every metric, as `gv eval RUN_DIR` does it.
+    start = time.perf_counter()
+    images, labels = generate_samples(model, n, seed=0)
+    sampled = time.perf_counter() - start
+    scores = scorer.score(images, labels, names, model)
+    total = time.perf_counter() - start
+    print(f"  {cfg.family} step {_step(run_dir)}: {n:,} samples vs {reference.description}: total {total:.1f}s "
+          f"(sampling {sampled:.1f}s, metrics {total - sampled:.1f}s; target < 30 s)")
+    print("  scores: " + ", ".join(f"{k}={v:.4g}" for k, v in scores.items() if not k.startswith("class_frac")))
+    # Where the time goes: one shared embedding, then each metric.
+    ctx = Context(images, labels, scorer.reference, scorer.classifier, model, scorer.test_set)
+    t = time.perf_counter()
+    _ = ctx.embedded
+    parts = [f"embed {time.perf_counter() - t:.2f}s"]
+    for name in names:
+        t = time.perf_counter()
+        run_metrics(ctx, [name])
+        parts.append(f"{name} {time.perf_counter() - t:.2f}s")
+    print("  breakdown: " + ", ".join(parts))
+
+
+def _step(run_dir: Path) -> int:
+    from gvcore.checkpoint import load_checkpoint
+
+    return int(load_checkpoint(run_dir / "checkpoints" / "checkpoint.pt")["step"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--families", default="gan,vae,cgan,dcgan")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved trainings per mode (best is kept)")
+    parser.add_argument("--eval-threads", type=int, default=2, help="torch threads for (3)")
+    parser.add_argument("--trial-threads", type=int, default=1,
+                        help="torch threads per trial in (2): a sweep on 2 cores runs 2 trials of 1 thread each")
+    parser.add_argument("--t10k", type=Path, default=REPO.parent / "shared" / "data" / "mnist-t10k")
+    parser.add_argument("--run", type=Path, help="score this run dir instead of the dcgan trained here")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    print("1. mnist-5k domain classifier")
+    start = time.perf_counter()
+    clf = get_classifier("mnist-5k")
+    print(f"  ready in {time.perf_counter() - start:.1f}s (trained in {clf.meta['train_seconds']}s when it was built): "
+          f"held-out accuracy {clf.accuracy:.2%} on mnist-5k's {clf.meta['test_images']} test digits")
+    t10k = read_t10k(args.t10k)
+    test = load_dataset("mnist-5k", "test")
+    if t10k is not None:
+        images, labels = t10k
+        print(f"  accuracy on the 10,000-digit MNIST test split: {accuracy_on(clf, images, labels):.2%}")
+        reference = reference_from_images(images, labels, clf, "the MNIST test split (10,000 digits)")
+        # Real vs real: the 500 mnist-5k test digits against the 10k (FID's small-sample bias shows).
+        real = Scorer.for_dataset("mnist-5k", reference=reference).score(test.images, test.labels, "fid,kid,precision,recall")
+        print("  real vs real (mnist-5k test 500 vs t10k): " + ", ".join(f"{k}={v:.4g}" for k, v in real.items()))
+    else:
+        print(f"  no {args.t10k}: the real reference is mnist-5k's 500 test digits")
+        reference = Scorer.for_dataset("mnist-5k").reference
+    train_set = load_dataset("mnist-5k", "train")
+    real = Scorer.for_dataset("mnist-5k", reference=reference).score(train_set.images, train_set.labels, "fid")
+    print(f"  real vs real (mnist-5k train 4,500 vs {reference.description}): fid={real['fid']:.4g}")
+
+    print(f"2. in-training evaluation overhead at the default interval (once per epoch, {Config().eval.num_samples} "
+          f"samples), {args.trial_threads} torch thread(s) per trial")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {family: overhead(family, args.epochs, Path(tmp), args.repeats, args.trial_threads)
+                for family in args.families.split(",")}
+        run = args.run or runs.get("dcgan") or next(iter(runs.values()))
+        torch.set_num_threads(args.eval_threads)
+        print(f"3. full evaluation (every metric), {torch.get_num_threads()} torch threads")
+        full_eval(run, reference, args.n)
+    print(f"   metrics: {', '.join(METRICS)}")
+
+
+if __name__ == "__main__":
+    main()

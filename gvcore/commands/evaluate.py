@@ -1,0 +1,131 @@
+"""`gv eval` (score a run, a checkpoint or an .npz of images) and `gv evaluator train`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import GVError
+from .common import console, err_console
+
+app = typer.Typer()
+evaluator_app = typer.Typer(help="The per-dataset domain classifier behind the metrics (trained once, cached).",
+                            no_args_is_help=True)
+app.add_typer(evaluator_app, name="evaluator")
+
+METRICS_HELP = ("Comma-separated metrics: fid, kid, precision, recall, density, coverage, classifier_score, modes, "
+                "label_acc, nelbo, iw_nll; 'all' = every one that applies (iw_nll only by name); 'auto' = the "
+                "in-training set.")
+
+
+def _json_value(value: float) -> float | None:
+    # JSON has no NaN / Infinity: a metric that could not be computed is null.
+    return value if math.isfinite(value) else None
+
+
+def _table(scores: dict[str, float], title: str, caption: str) -> Table:
+    from ..metrics import DIRECTION
+
+    table = Table(title=title, caption=caption)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("better")
+    arrows = {"min": "lower", "max": "higher"}
+    fractions = {k.split("/", 1)[1]: v for k, v in scores.items() if k.startswith("class_frac/")}
+    for key, value in scores.items():
+        if key.startswith("class_frac/"):
+            continue
+        if key == "mode_collapse":
+            text = "yes" if value else "no"
+        elif key == "classes_covered":
+            text = f"{value:.0f}"
+        else:
+            text = f"{value:.4g}"
+        table.add_row(key, text, arrows.get(DIRECTION.get(key, ""), ""))
+    if fractions:
+        # The class histogram, one row: the share of the samples in each class.
+        table.add_row("class_frac", " ".join(f"{c}:{v:.2f}" for c, v in fractions.items()), "")
+    return table
+
+
+@app.command("eval")
+def eval_cmd(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory made by `gv train` (or its checkpoint file).")] = None,
+    samples: Annotated[Optional[Path], typer.Option("--samples", help="Score an .npz instead: 'images' uint8 (N,H,W,C), optional 'labels' (the format of `gv sample`).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --samples: the dataset to compare with (its test split).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Samples drawn from the model.")] = 10_000,
+    metrics: Annotated[str, typer.Option("--metrics", help=METRICS_HELP)] = "all",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (metric name -> value) on stdout.")] = False,
+    seed: Annotated[int, typer.Option(help="Noise seed for the samples and the metrics' subsampling.")] = 0,
+    features: Annotated[str, typer.Option(help="Feature space of fid/kid/precision/recall: classifier (default) or inception (needs local weights).")] = "classifier",
+    iw_samples: Annotated[int, typer.Option("--iw-samples", help="Importance samples per image for iw_nll.")] = 100,
+    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default: the run's, else $GV_DATA_DIR).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (model sampling).")] = "cpu",
+) -> None:
+    """Score a trained run, or any .npz of images, with the sample-quality metrics."""
+    from ..metrics import FULL_EVAL_SAMPLES, Scorer, evaluate_model, load_samples
+
+    if (run_dir is None) == (samples is None):
+        raise GVError("give a RUN_DIR to score a model, or --samples FILE.npz --dataset D to score images (not both)")
+    if samples is not None:
+        if dataset is None:
+            raise GVError(f"--samples '{samples}' needs --dataset: the dataset whose test split it is compared with "
+                          "(e.g. --dataset mnist-5k)")
+        if n != FULL_EVAL_SAMPLES:
+            raise GVError(f"--n {n} applies to a RUN_DIR; with --samples every image in the file is scored")
+        images, labels = load_samples(samples, dataset)
+        scorer = Scorer.for_dataset(dataset, data_dir or "", feature_space=features, seed=seed, iw_samples=iw_samples)
+        scores = scorer.score(images, labels, metrics)
+        source, count = str(samples), images.shape[0]
+    else:
+        from ..trainer import load_model, pick_device
+
+        model, cfg, payload = load_model(run_dir, pick_device(device))
+        if dataset is not None and dataset != cfg.data.name:
+            raise GVError(f"--dataset {dataset} does not match the run's dataset '{cfg.data.name}': drop --dataset")
+        if data_dir:
+            cfg.data.data_dir = data_dir
+        scores = evaluate_model(model, cfg, n, metrics, seed=seed, feature_space=features, iw_samples=iw_samples)
+        source, count, dataset = f"{run_dir} ({cfg.family}, step {payload['step']})", n, cfg.data.name
+        scorer = None
+    if json_out:
+        typer.echo(json.dumps({k: _json_value(v) for k, v in scores.items()}))
+        return
+    from ..metrics import get_classifier
+
+    clf = scorer.classifier if scorer is not None else get_classifier(dataset, data_dir or "")
+    caption = (f"{count:,} images vs the {dataset} test split; features: {features}; classifier held-out accuracy "
+               f"{clf.accuracy:.2%}")
+    console.print(_table(scores, f"gv eval: {source}", caption))
+
+
+@evaluator_app.command("train")
+def evaluator_train(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose classifier to train.")] = "mnist-5k",
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if a cached classifier exists.")] = False,
+    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
+) -> None:
+    """Train (or show the cached) domain classifier of a dataset: held-out accuracy and cache path."""
+    from ..data import load_dataset
+    from ..evaluation.classifier import entry_dir
+    from ..metrics import get_classifier
+
+    load_dataset(dataset, "train", data_dir or "")  # a missing dataset fails before anything is written
+    path = entry_dir(dataset) / "classifier.pt"
+
+    def stamp() -> int | None:
+        return path.stat().st_mtime_ns if path.is_file() else None
+
+    before = stamp()
+    clf = get_classifier(dataset, data_dir or "", retrain=force, log=lambda text: err_console.print(text))
+    meta = clf.meta
+    state = "trained now" if stamp() != before else "cached"
+    console.print(f"{dataset} evaluator ({state}): held-out accuracy {clf.accuracy:.2%} on {meta['test_images']:,} "
+                  f"test images; trained on {meta['train_images']:,} images in {meta['train_seconds']:.0f}s "
+                  f"({meta['steps']} steps)")
+    console.print(f"cache: {meta['path']}")

@@ -1,0 +1,438 @@
+"""`gv sweep`, `gv sweeps`, `gv results`: parallel sweeps on Ray Tune and their leaderboards.
+
+Everything a user can get wrong (the sweep file, the flags, the storage directory, the dataset) is
+checked here before Ray is imported; the Ray side lives in gvcore/ray_adapter.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import netrc
+import os
+import socket
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from urllib.parse import urlparse
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import __version__, leaderboard
+from ..errors import GVError
+from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps, trial_dirname
+from .common import console, err_console
+
+app = typer.Typer()
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+DEFAULT_STORAGE = "runs/sweeps"
+DEFAULT_WANDB_PROJECT = "gv"
+SWEEP_INFO = "sweep.json"
+EXPERIMENT_STATE = "tuner.pkl"  # Ray Tune's marker of an experiment directory it can restore
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _table_console() -> Console:
+    """Tables go to the terminal at its width; into a pipe or a log file (CI, `ray job logs`) at a
+    width that keeps a leaderboard row on one line instead of rich's default 80 columns."""
+    return console if console.is_terminal else Console(width=max(console.width, 180))
+
+_SHORT = {"loss/discriminator": "D", "loss/generator": "G", "loss/total": "loss", "loss/reconstruction": "rec",
+          "loss/kl": "KL"}
+_STATUS_STYLE = {"done": "green", "running": "cyan", "pending": "dim", "retrying": "yellow", "stopped": "yellow",
+                 "diverged": "red", "error": "bold red"}
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:.{digits}g}"
+    return "-"
+
+
+def _losses(values: dict[str, Any]) -> str:
+    return "  ".join(f"{short} {values[key]:.3f}" for key, short in _SHORT.items()
+                     if isinstance(values.get(key), (int, float)))
+
+
+def _short_value(value: Any) -> str:
+    return _number(value, 3) if isinstance(value, float) else str(value)
+
+
+def live_table(rows: list[dict[str, Any]], sweep_name: str, live: bool = True) -> Table:
+    """The table shown while a sweep runs (rows from gvcore.ray_adapter.LiveView)."""
+    metric = rows[0]["metric"] if rows else "metric"
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    table = Table(title=f"sweep {sweep_name}: {summary or 'starting'}", title_justify="left")
+    for column in ("trial", "family", "status", "step", f"{metric}", "best", "losses", "img/s"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        latest = row.get("latest") or {}
+        total = row.get("total_steps") or latest.get("total_steps")
+        status = row["status"]
+        table.add_row(trial_dirname(row["family"], row["trial_id"]), row["family"],
+                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+                      f"{row['step']}/{total}" if total else str(row["step"] or "-"),
+                      _number(latest.get(metric)), _number(row["best_metric"]), _losses(latest),
+                      _number(latest.get("images_per_s"), 5))
+    return table
+
+
+def leaderboard_table(doc: dict[str, Any], keys: list[str] | None = None) -> Table:
+    """The final (or live, for `gv results` on a running sweep) leaderboard."""
+    rows = doc["rows"]
+    metric, mode = doc.get("metric") or "metric", doc.get("mode") or "min"
+    if keys is None:
+        varying = {k for r in rows for k in r["config"] if len({json.dumps(x["config"].get(k)) for x in rows}) > 1}
+        keys = [k for k in (rows[0]["config"] if rows else {}) if k in varying and k != "family"]
+    state = "final" if doc.get("final") else "live, sweep still running or interrupted"
+    table = Table(title=f"leaderboard {doc.get('sweep', '')} ({state}): best {metric} ({mode})", title_justify="left")
+    # The full evaluation of each best checkpoint (every metric, final_eval_samples images): its
+    # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
+    final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
+                  if any(k in (r.get("final") or {}) for r in rows)]
+    for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
+                   *(f"final {k}" for k in final_keys), *keys, "restores"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = row["status"]
+        total = row.get("total_steps")
+        table.add_row(str(row["rank"]), trial_dirname(row["family"] or "?", row["trial_id"]), row["family"] or "-",
+                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row["best_metric"]),
+                      str(row["best_step"] if row["best_step"] is not None else "-"),
+                      f"{row['step']}/{total}" if total else str(row["step"]),
+                      _number(row.get("wall_time_s"), 4), _number(row.get("images_per_s"), 5),
+                      *(_number((row.get("final") or {}).get(k)) for k in final_keys),
+                      *(_short_value(row["config"].get(k, "-")) for k in keys), str(row.get("restores", 0)))
+    return table
+
+
+def print_leaderboard(doc: dict[str, Any], keys: list[str] | None = None) -> None:
+    _table_console().print(leaderboard_table(doc, keys))
+    note = leaderboard.objective_note(doc.get("metric") or "", doc["rows"])
+    if note:
+        console.print(f"[yellow]{note}[/]")
+    for row in doc["rows"]:
+        if row["status"] in ("error", "diverged") and row.get("error"):
+            console.print(f"  {row['trial_id']} ({row['family']}) {row['status']}: {row['error']}")
+    best = next((r for r in doc["rows"] if r.get("best_checkpoint")), None)
+    if best:
+        console.print(f"best checkpoint: {best['best_checkpoint']}", soft_wrap=True)
+
+
+# --- W&B mode -----------------------------------------------------------------------------------
+
+
+def _wandb_host() -> tuple[str, int]:
+    url = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai")
+    return url.hostname or "api.wandb.ai", url.port or (443 if url.scheme == "https" else 80)
+
+
+def _netrc_key(host: str) -> str | None:
+    """`wandb login` stores the key in ~/.netrc; read it without asking wandb (which may go online)."""
+    try:
+        entry = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return None
+    return entry[2] if entry else None
+
+
+def _wandb_api_key() -> str | None:
+    return os.environ.get("WANDB_API_KEY") or _netrc_key(_wandb_host()[0])
+
+
+def resolve_wandb_mode(requested: str) -> tuple[str, str]:
+    """(mode, why) for --wandb-mode; auto = online when logged in and W&B answers, else offline."""
+    if requested not in WANDB_MODES:
+        raise GVError(f"bad --wandb-mode '{requested}': choose one of {', '.join(WANDB_MODES)}")
+    if requested != "auto":
+        return requested, f"--wandb-mode {requested}"
+    env_mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    if env_mode in ("online", "offline", "disabled"):
+        return env_mode, f"WANDB_MODE={env_mode}"
+    host, port = _wandb_host()
+    if not _wandb_api_key():
+        return "offline", "not logged in to W&B (no WANDB_API_KEY, no `wandb login`)"
+    if not any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
+        # A proxy would make a direct probe meaningless; without one, don't make every trial wait
+        # for wandb's init timeout against a server nobody can reach.
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+        except OSError:
+            return "offline", f"W&B server {host} is unreachable"
+    return "online", "logged in to W&B"
+
+
+# --- sweep directories --------------------------------------------------------------------------
+
+
+def _storage_root(storage: str) -> str:
+    if leaderboard.is_uri(storage):
+        return storage.rstrip("/")
+    return str(Path(storage).expanduser().resolve())
+
+
+def _exists(directory: str, name: str) -> bool:
+    if leaderboard.is_uri(directory):
+        import pyarrow.fs
+
+        fs, base = pyarrow.fs.FileSystem.from_uri(directory)
+        path = f"{base.rstrip('/')}/{name}" if name else base.rstrip("/")
+        return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
+    return (Path(directory) / name).exists()
+
+
+def _join(root: str, name: str) -> str:
+    return f"{root}/{name}" if leaderboard.is_uri(root) else str(Path(root) / name)
+
+
+def _latest_sweep_dir(root: str, sweep_name: str) -> str | None:
+    if leaderboard.is_uri(root) or not Path(root).is_dir():
+        return None
+    candidates = [d for d in Path(root).glob(f"{sweep_name}-*") if (d / EXPERIMENT_STATE).is_file()]
+    return str(max(candidates, key=lambda d: d.stat().st_mtime)) if candidates else None
+
+
+def _check_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.strip() != name:
+        raise GVError(f"bad --name '{name}': use a plain directory name such as my-sweep")
+    return name
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@app.command("sweeps")
+def sweeps_cmd() -> None:
+    """List the shipped sweeps with their families, dataset, trial count and description."""
+    table = Table(title="shipped sweeps (run one with `gv sweep NAME`)")
+    for column in ("name", "dataset", "families", "trials", "budget", "scheduler", "description"):
+        table.add_column(column, overflow="fold")
+    for name, path in shipped_sweeps().items():
+        spec = load_sweep(str(path))
+        table.add_row(name, spec.dataset, ", ".join(spec.families), str(spec.num_trials()),
+                      f"{spec.budget} {spec.budget_unit}", spec.scheduler.type, spec.description)
+    _table_console().print(table)
+
+
+@app.command("results")
+def results_cmd(sweep_dir: Annotated[str, typer.Argument(help="A sweep directory (STORAGE/NAME, as `gv sweep` printed).")],
+                as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard document as JSON.")] = False) -> None:
+    """Print the leaderboard of a finished or running sweep."""
+    directory = sweep_dir if leaderboard.is_uri(sweep_dir) else str(Path(sweep_dir).expanduser())
+    doc = leaderboard.read(directory)
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    print_leaderboard(doc)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    sweep: Annotated[str, typer.Argument(help="A shipped sweep name (see `gv sweeps`) or a path to a sweep .yaml file.")],
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", help="Random draws of the searched keys (each runs for every family, grid point and seed).")] = None,
+    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", help="At most this many trials at a time (default: as many as the resources allow).")] = None,
+    cpus_per_trial: Annotated[Optional[float], typer.Option("--cpus-per-trial", help="CPUs per trial; also its torch thread count (default from the sweep file, usually 1).")] = None,
+    gpus_per_trial: Annotated[Optional[float], typer.Option("--gpus-per-trial", help="GPUs per trial; fractions pack several trials on one GPU (e.g. 0.25).")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster to use: auto, HOST:PORT or ray://HOST:10001 (default: start Ray on this machine).")] = None,
+    storage: Annotated[str, typer.Option("--storage", help="Where sweep directories go: a path (shared, e.g. NFS, on a multi-node cluster) or a URI such as s3://bucket/gv.")] = DEFAULT_STORAGE,
+    name: Annotated[Optional[str], typer.Option("--name", help="Sweep directory name under --storage (default: SWEEP-DATE-TIME; with --resume: the latest one).")] = None,
+    wandb_project: Annotated[str, typer.Option("--wandb-project", help="W&B project.")] = DEFAULT_WANDB_PROJECT,
+    wandb_entity: Annotated[Optional[str], typer.Option("--wandb-entity", help="W&B entity (user or team).")] = None,
+    wandb_mode: Annotated[str, typer.Option("--wandb-mode", help="auto (online when logged in, else offline), online, offline or disabled.")] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted sweep (same --storage / --name): unfinished trials continue from their checkpoints.")] = False,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Pin a config key for every trial: --set optim.lr=1e-3 (repeatable; see `gv config`).")] = None,
+) -> None:
+    """Run a sweep of trials in parallel on Ray Tune, with W&B logging, best checkpoints and a leaderboard."""
+    mode, mode_reason = resolve_wandb_mode(wandb_mode)
+    root = _storage_root(storage)
+    if name is not None:
+        _check_name(name)
+    if resume:
+        changed = [flag for flag, value in (("--num-samples", num_samples), ("--max-concurrent", max_concurrent),
+                                            ("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial),
+                                            ("--set", overrides)) if value]
+        if changed:
+            raise GVError(f"{changed[0]} can't change a sweep on --resume: drop it, or start a new sweep with --name")
+        spec, sweep_dir = _resumable(sweep, root, name)
+        trials: list[dict[str, Any]] = []
+        run_name = Path(sweep_dir).name if not leaderboard.is_uri(sweep_dir) else sweep_dir.rsplit("/", 1)[-1]
+    else:
+        on_this_machine = address is None and not os.environ.get("RAY_ADDRESS")
+        spec, trials, run_name, sweep_dir = _new_sweep(sweep, root, name, on_this_machine, num_samples=num_samples,
+                                                       max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
+                                                       gpus_per_trial=gpus_per_trial, sets=overrides or [])
+    from ..ray_adapter import SweepRequest, WandbSettings, check_address, run_sweep
+
+    on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))
+    if on_cluster:
+        check_address(address or os.environ["RAY_ADDRESS"])
+    settings = WandbSettings(mode=mode, project=wandb_project, entity=wandb_entity, group=run_name,
+                             dir=os.environ.get("WANDB_DIR") or None,
+                             # Embedded Ray's workers inherit this environment; a cluster's don't.
+                             api_key=_wandb_api_key() if mode == "online" and on_cluster else None)
+    _print_plan(spec, resume, address or os.environ.get("RAY_ADDRESS") or "local Ray on this machine")
+    console.print(f"metric {spec.metric} ({spec.mode}), scheduler {spec.scheduler.type}; W&B {mode} ({mode_reason}); "
+                  f"sweep dir {sweep_dir}", soft_wrap=True)
+    info = json.dumps({"spec": spec.to_dict(), "name": run_name, "trials": spec.num_trials(), "gv_version": __version__,
+                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "wandb": {"project": wandb_project, "entity": wandb_entity}}, indent=2) + "\n"
+
+    # The dataset is loaded (downloaded if need be) once here, not by every trial at once, while Ray
+    # starts: a missing dataset stops the sweep before any trial, and costs no start-up time.
+    dataset_check = _DatasetCheck(spec) if not resume and not on_cluster else None
+
+    def write_info() -> None:
+        # Called once Ray is up: a sweep that could not start leaves no directory behind.
+        if dataset_check is not None:
+            dataset_check.result()
+        if not resume:
+            leaderboard.write_text(sweep_dir, SWEEP_INFO, info)
+
+    request = SweepRequest(spec=spec, trials=trials, storage=root, name=run_name, resume=resume, address=address,
+                           wandb=settings, render=live_table, console=console, before_start=write_info,
+                           interactive=console.is_terminal and not (address or "").startswith("ray://"))
+    try:
+        outcome = run_sweep(request)
+    except KeyboardInterrupt:
+        # A second Ctrl-C skips Tune's last save; what was saved before still resumes.
+        err_console.print("interrupted twice: stopped without a final leaderboard; continue with "
+                          f"`{_resume_command(sweep, run_name, storage)}`", soft_wrap=True)
+        raise typer.Exit(130) from None
+
+    doc_extra = {"interrupted": outcome.interrupted, "wall_time_s": round(outcome.elapsed_s, 1)}
+    json_path, csv_path = leaderboard.write(outcome.sweep_dir, outcome.rows, sweep=run_name,
+                                            final=not outcome.interrupted, extra=doc_extra)
+    print_leaderboard(leaderboard.read(outcome.sweep_dir), keys=searched_keys(spec))
+    console.print(f"leaderboard: {json_path} and {csv_path}", soft_wrap=True)
+    startup = f"{outcome.startup_s:.1f}s" if math.isfinite(outcome.startup_s) else "n/a: the Tuner ran on the cluster"
+    console.print(f"sweep time {outcome.elapsed_s:.0f}s (Ray start-up until the first trial: {startup})")
+    _wandb_hints(mode, settings, outcome)
+    if outcome.interrupted:
+        err_console.print("interrupted: finished trials are kept; continue the others with "
+                          f"`{_resume_command(sweep, run_name, storage)}`", soft_wrap=True)
+        raise typer.Exit(130)
+
+
+def _new_sweep(sweep: str, root: str, name: str | None, on_this_machine: bool,
+               **overrides: Any) -> tuple[SweepSpec, list[dict[str, Any]], str, str]:
+    """Spec, trials, run name and directory of a new sweep; every check that needs no Ray."""
+    spec = apply_overrides(load_sweep(sweep), **overrides)
+    _absolute_data_dir(spec)
+    trials = expand_trials(spec)
+    run_name = name or f"{spec.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    sweep_dir = _join(root, run_name)
+    if _exists(sweep_dir, ""):
+        raise GVError(f"sweep dir '{sweep_dir}' already exists: continue it with --resume --name {run_name}, "
+                      "or pick another --name")
+    if on_this_machine:
+        _check_local_resources(spec)
+    return spec, trials, run_name, sweep_dir
+
+
+def _print_plan(spec: SweepSpec, resume: bool, where: str) -> None:
+    seeds = len(spec.seeds)
+    grid = spec.grid_size() // (len(spec.families) * seeds)
+    factors = [f"{len(spec.families)} {'family' if len(spec.families) == 1 else 'families'}"]
+    factors += [f"{n} {what}" for n, what in ((grid, "grid points"), (seeds, "seeds"), (spec.num_samples, "draws"))
+                if n > 1]
+    resources = f"{spec.cpu:g} CPU" + (f" + {spec.gpu:g} GPU" if spec.gpu else "")
+    console.print(f"[bold]{'resuming ' if resume else ''}sweep {spec.name}[/]: {spec.num_trials()} trials "
+                  f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget} {spec.budget_unit} each; "
+                  f"{resources} per trial on {where}")
+
+
+def _resume_command(sweep: str, run_name: str, storage: str) -> str:
+    return f"gv sweep {sweep} --resume --name {run_name}" + ("" if storage == DEFAULT_STORAGE else f" --storage {storage}")
+
+
+def _wandb_hints(mode: str, settings, outcome) -> None:
+    if mode == "disabled":
+        return
+    if settings.dir is None:
+        pattern = _join(outcome.sweep_dir, "*/wandb/offline-run-*")
+    else:
+        pattern = str(Path(settings.dir) / "wandb" / "offline-run-*")
+    if outcome.wandb_fallbacks:
+        console.print(f"[yellow]W&B was unreachable for {len(outcome.wandb_fallbacks)} trial(s); their runs were "
+                      "kept offline.[/]")
+    if mode == "offline" or outcome.wandb_fallbacks:
+        console.print(f"W&B runs are offline; upload them with: wandb sync {pattern}", soft_wrap=True)
+
+
+def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]:
+    """The spec and directory of the sweep to resume, from its own sweep.json (not today's file)."""
+    if name is None:
+        sweep_name = Path(sweep).stem if sweep.endswith((".yaml", ".yml")) else sweep
+        found = _latest_sweep_dir(root, sweep_name)
+        if found is None:
+            raise GVError(f"nothing to resume: no sweep directory '{sweep_name}-*' with Ray Tune state under {root}; "
+                          "pass --name (and --storage) of the sweep to continue, or drop --resume")
+        sweep_dir = found
+    else:
+        sweep_dir = _join(root, name)
+    if not _exists(sweep_dir, EXPERIMENT_STATE):
+        raise GVError(f"nothing to resume in '{sweep_dir}': it has no Ray Tune state ({EXPERIMENT_STATE}); "
+                      "check --storage and --name, or drop --resume to start a new sweep")
+    text = leaderboard.read_text(sweep_dir, SWEEP_INFO)
+    if text is None:
+        raise GVError(f"'{sweep_dir}' has no {SWEEP_INFO}: it was not made by `gv sweep`")
+    return SweepSpec.from_dict(json.loads(text)["spec"]), sweep_dir
+
+
+def _absolute_data_dir(spec: SweepSpec) -> None:
+    # Trials run in their own working directories: a relative data dir would point elsewhere there.
+    data_dir = spec.base.get("data.data_dir")
+    if data_dir:
+        spec.base["data.data_dir"] = str(Path(data_dir).expanduser().resolve())
+
+
+def _check_local_resources(spec: SweepSpec) -> None:
+    """On this machine a trial bigger than the machine would wait forever: refuse it before Ray starts."""
+    import torch
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if spec.cpu > cpus:
+        raise GVError(f"trials ask for {spec.cpu:g} CPUs (--cpus-per-trial / resources.cpu) but this machine has "
+                      f"{cpus}: pass --cpus-per-trial {cpus} or less")
+    gpus = torch.cuda.device_count()
+    if spec.gpu > gpus:
+        raise GVError(f"trials ask for {spec.gpu:g} GPUs (--gpus-per-trial / resources.gpu) but this machine has "
+                      f"{gpus}: " + ("pass --gpus-per-trial 0 to train on CPU" if gpus == 0 else f"pass at most {gpus}"))
+
+
+class _DatasetCheck:
+    """Load the sweep's training split in a background thread; result() re-raises its error."""
+
+    def __init__(self, spec: SweepSpec):
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._load, args=(spec,), daemon=True)
+        self.thread.start()
+
+    def _load(self, spec: SweepSpec) -> None:
+        from ..data import load_dataset
+
+        data_dir, image_size = spec.base.get("data.data_dir") or None, spec.base.get("data.image_size", 0)
+        try:
+            load_dataset(spec.dataset, "train", data_dir, image_size)
+            if spec.metric.startswith("eval/") or spec.final_eval_samples:
+                # The evaluation classifier and the real statistics, trained / computed once here
+                # rather than by the first trials all at once (they'd queue on its lock anyway).
+                from ..metrics import Scorer
+
+                Scorer.for_dataset(spec.dataset, data_dir, image_size)
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+    def result(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,297 @@
+"""The domain classifier: a small CNN trained on a dataset's own training split, once, then cached.
+
+Its penultimate layer (128 ReLU units) is the feature space of ``fid``, ``kid`` and the k-NN
+metrics; its class probabilities drive ``classifier_score``, the mode-coverage metrics and
+``label_acc``. Inception-v3 is the usual feature extractor for photographs, but its ImageNet
+features know little about 28x28 digits, its weights are a download (gv works offline) and it costs
+about 6 GFLOP an image; this net costs under 1 MFLOP an image and trains in seconds on a CPU.
+
+The cache lives at ``$GV_CACHE_DIR/evaluators`` (default ``~/.cache/gv/evaluators``), one folder
+per (dataset, image size, :data:`CLASSIFIER_VERSION`). Several processes (parallel Ray trials) may
+ask for the same classifier at once: a file lock makes one of them train it while the others wait
+and then load it, and every file is written to a temp name and renamed, so nobody reads half a file.
+Files are loaded with ``torch.load(weights_only=True)`` only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import get_spec, load_dataset, to_unit_range
+from ..errors import GVError
+
+# Bump when the net or its training recipe changes: older cached classifiers are then ignored
+# (their folder name no longer matches), so metrics never mix two feature spaces.
+CLASSIFIER_VERSION = 1
+FORMAT = "gv-evaluator/1"
+
+# Recipe (chosen on mnist-5k: 97.2-98.2% held-out accuracy over six seeds, ~15 s on one core).
+# Label smoothing and weight decay matter most: without them accuracy drops to 96.4-97.0%.
+WIDTH = 16
+FEATURE_DIM = 128
+EPOCHS = 20
+MAX_STEPS = 6000  # caps the recipe on large datasets (full MNIST: ~6.4 epochs)
+BATCH_SIZE = 64
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 0.05
+LABEL_SMOOTHING = 0.1
+SEED = 0
+LOCK_TIMEOUT_S = 3600.0
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(f"gv: {message}", file=sys.stderr, flush=True)
+
+
+class DomainClassifier(nn.Module):
+    """Two stride-2 3x3 convs (with BatchNorm) and one hidden layer: features, then logits."""
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, width: int = WIDTH,
+                 feature_dim: int = FEATURE_DIM):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.num_features = feature_dim  # what torchmetrics reads off a custom feature module
+        side_h, side_w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+        self.body = nn.Sequential(
+            nn.Conv2d(c, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Flatten(), nn.Linear(2 * width * side_h * side_w, feature_dim), nn.ReLU(),
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_dim, num_classes)
+        # Filled in by train_classifier / load: accuracy, dataset, cache path, ...
+        self.meta: dict[str, Any] = {}
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images in [-1, 1] -> (features (N, feature_dim), logits (N, num_classes))."""
+        features = self.body(images)
+        return features, self.head(self.dropout(features))
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images (N, C, H, W) -> (features, logits), float32 on the CPU."""
+        self.eval()
+        device = next(self.parameters()).device
+        features, logits = [], []
+        for chunk in images.split(batch_size):
+            f, lg = self(to_unit_range(chunk.to(device)))
+            features.append(f.float().cpu())
+            logits.append(lg.float().cpu())
+        return torch.cat(features), torch.cat(logits)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.meta.get("accuracy", float("nan")))
+
+
+# --- cache location -----------------------------------------------------------------------------
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """gv's cache root: the argument, else $GV_CACHE_DIR, else $XDG_CACHE_HOME/gv or ~/.cache/gv."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("GV_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gv"
+
+
+def entry_dir(dataset: str, image_size: int = 0, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder of one dataset's evaluator (classifier + real-image references)."""
+    size = image_size or get_spec(dataset).image_size
+    return cache_root(cache_dir) / "evaluators" / f"{dataset}-{size}px-v{CLASSIFIER_VERSION}"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp name in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def acquire_lock(folder: Path, holder: str):
+    """Take the inter-process lock of one cache folder (parallel Ray trials, several `gv` commands);
+    the caller releases it."""
+    from filelock import FileLock, Timeout
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / "lock"), timeout=LOCK_TIMEOUT_S)
+        lock.acquire()
+    except Timeout:  # a subclass of OSError: caught first
+        raise GVError(f"waited {LOCK_TIMEOUT_S:.0f}s for {holder} ({folder / 'lock'}); "
+                      "if no gv process is running, delete that lock file") from None
+    except OSError as exc:
+        raise GVError(f"cannot write the evaluator cache {folder} ({exc.strerror or exc}); "
+                      "set GV_CACHE_DIR to a writable folder") from None
+    return lock
+
+
+def safe_load(path: Path, expected_format: str, log: Log) -> dict[str, Any] | None:
+    """A cache file's payload, or None when it is missing or unreadable (then it is rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated by a crash of an old version, or foreign
+        log(f"ignoring unreadable cache file {path} ({type(exc).__name__}); rebuilding it")
+        return None
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        log(f"ignoring foreign cache file {path}; rebuilding it")
+        return None
+    return payload
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, rotate_deg: float = 10.0,
+                  scale: float = 0.1, shift: float = 0.1) -> torch.Tensor:
+    """Small random rotations, zooms and shifts: 4,500 digits are few, and this is the cheapest
+    way to make the classifier robust to how generators misplace strokes."""
+    n = images.shape[0]
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator) * 2 - 1
+
+    angle = uniform(n) * math.radians(rotate_deg)
+    zoom = 1 + uniform(n) * scale
+    offset = uniform(n, 2) * shift * 2  # grid coordinates span [-1, 1]
+    cos, sin = zoom * torch.cos(angle), zoom * torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, offset[:, 0]], 1), torch.stack([sin, cos, offset[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
+    # grid_sample pads with 0; shift so the padding is -1, the background of [-1, 1] images.
+    return F.grid_sample(images + 1, grid, align_corners=False) - 1
+
+
+@torch.no_grad()
+def accuracy_on(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    _, logits = net.embed(images)
+    return float((logits.argmax(1) == labels).float().mean())
+
+
+def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> int:
+    """The training loop: AdamW with a one-cycle schedule, label smoothing, random affine jitter."""
+    n = images.shape[0]
+    steps_per_epoch = max(1, n // BATCH_SIZE)
+    total = min(EPOCHS * steps_per_epoch, MAX_STEPS)
+    opt = torch.optim.AdamW(net.parameters(), LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, LEARNING_RATE, total_steps=total)
+    net.train()
+    for step in range(total):
+        epoch, i = divmod(step, steps_per_epoch)
+        if i == 0:
+            perm = torch.randperm(n, generator=generator).to(images.device)
+        idx = perm[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
+        _, logits = net(random_affine(images[idx], generator))
+        loss = F.cross_entropy(logits, labels[idx], label_smoothing=LABEL_SMOOTHING)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+    net.eval().requires_grad_(False)
+    return total
+
+
+def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
+                     device: str | torch.device = "cpu") -> DomainClassifier:
+    """Train the domain classifier on the training split; measure it on the test split.
+
+    Runs under its own RNG (fork_rng): asking for an evaluator in the middle of a training run
+    never changes that run's random numbers.
+    """
+    train_set = load_dataset(dataset, "train", data_dir, image_size)
+    test_set = load_dataset(dataset, "test", data_dir, image_size)
+    device = torch.device(device)
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    try:
+        if device.type == "cpu":
+            # Batches of 64 small images don't scale past one thread, and with other processes on
+            # the cores (parallel trials) two spinning OpenMP threads ran 3x slower than one here.
+            torch.set_num_threads(1)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(SEED)
+            net = DomainClassifier(train_set.image_shape, train_set.num_classes).to(device)
+            steps = _fit(net, train_set.to_float(device), train_set.labels.to(device),
+                         torch.Generator().manual_seed(SEED))
+    finally:
+        torch.set_num_threads(threads)
+    seconds = time.perf_counter() - start
+    net.meta = {
+        "dataset": dataset, "image_shape": list(train_set.image_shape), "num_classes": train_set.num_classes,
+        "accuracy": accuracy_on(net, test_set.images, test_set.labels),
+        "train_images": len(train_set), "test_images": len(test_set), "steps": steps,
+        "train_seconds": round(seconds, 2), "version": CLASSIFIER_VERSION, "id": uuid.uuid4().hex,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__),
+    }
+    return net.cpu()
+
+
+# --- get (load or train, cached) ----------------------------------------------------------------
+
+_LOADED: dict[Path, DomainClassifier] = {}
+
+
+def _from_payload(payload: dict[str, Any] | None, dataset: str) -> DomainClassifier | None:
+    """The classifier a cache payload holds, or None if it is another dataset's, an older
+    version's, or damaged (then it is retrained)."""
+    try:
+        meta = payload["meta"]  # type: ignore[index]
+        if meta.get("dataset") != dataset or meta.get("version") != CLASSIFIER_VERSION:
+            return None
+        net = DomainClassifier(tuple(meta["image_shape"]), int(meta["num_classes"]))
+        net.load_state_dict(payload["state_dict"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, RuntimeError, AttributeError):
+        return None
+    net.eval().requires_grad_(False)
+    net.meta = dict(meta)
+    return net
+
+
+def get_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
+                   cache_dir: str | os.PathLike | None = None, *, retrain: bool = False,
+                   log: Log = _stderr) -> DomainClassifier:
+    """The dataset's domain classifier: from this process, from the cache, or trained now (once)."""
+    folder = entry_dir(dataset, image_size, cache_dir)
+    path = folder / "classifier.pt"
+    if not retrain and path in _LOADED:
+        return _LOADED[path]
+    net = None if retrain else _from_payload(safe_load(path, FORMAT, log), dataset)
+    if net is None:
+        lock = acquire_lock(folder, f"another process training the {dataset} evaluator")
+        try:
+            # Another process may have trained it while this one waited for the lock.
+            net = None if retrain else _from_payload(safe_load(path, FORMAT, lambda _: None), dataset)
+            if net is None:
+                log(f"training the {dataset} evaluator classifier (once; cached in {folder})")
+                net = train_classifier(dataset, data_dir, image_size)
+                atomic_save({"format": FORMAT, "meta": net.meta, "state_dict": net.state_dict()}, path)
+                log(f"{dataset} evaluator: held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
+                    f"test images (trained in {net.meta['train_seconds']:.0f}s)")
+        finally:
+            lock.release()
+    net.meta["path"] = str(path)
+    _LOADED[path] = net
+    return net

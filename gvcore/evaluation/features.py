@@ -1,0 +1,181 @@
+"""Feature spaces and the real reference set that the metrics compare generated images against.
+
+Each image set is embedded once: one pass of the domain classifier gives its features and its
+logits, which every metric then shares. The reference is the dataset's held-out test split,
+embedded once per classifier and cached on disk next to it (``reference-test-<space>.pt``).
+
+Two feature spaces:
+
+* ``classifier`` (default): the domain classifier's penultimate layer (see ``classifier.py``);
+* ``inception``: torchmetrics' Inception-v3 (torch-fidelity's port of the TF FID network), pool3
+  2048-d, comparable with published FIDs. Only when asked for and only from a weights file already
+  on disk: gv never downloads it, and its absence is a one-line error, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data import load_dataset
+from ..errors import GVError
+from .classifier import DomainClassifier, Log, _stderr, atomic_save, safe_load
+
+FEATURE_SPACES = ("classifier", "inception")
+REFERENCE_FORMAT = "gv-reference/1"
+
+# torch-fidelity's file name for the TF-ported FID Inception weights (what torchmetrics loads).
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+class PrecomputedFeatures(nn.Module):
+    """The ``feature`` module handed to torchmetrics' FID / KID / Inception Score.
+
+    torchmetrics runs its feature module on whatever ``update()`` receives. gv embeds each image
+    set once and shares the result between fid, kid, precision, recall and the rest, so what
+    reaches ``update()`` already *is* the features: this module passes them through and declares
+    their width (``num_features``, which torchmetrics reads to size its statistics).
+    """
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = int(num_features)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+@dataclass
+class Reference:
+    """Real images, embedded: what fid, kid, precision, recall, ... compare against."""
+
+    description: str
+    features: torch.Tensor  # (N, D) in the chosen feature space
+    logits: torch.Tensor  # (N, K) domain-classifier logits
+    labels: torch.Tensor | None
+    num_classes: int
+    feature_space: str = "classifier"
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def class_distribution(self) -> torch.Tensor:
+        """The data's class frequencies: its labels' histogram (or, unlabelled, the classifier's)."""
+        classes = self.labels if self.labels is not None else self.logits.argmax(1)
+        counts = torch.bincount(classes, minlength=self.num_classes).double()
+        return counts / counts.sum()
+
+
+# --- inception (optional) ------------------------------------------------------------------------
+
+
+def inception_weights_path() -> Path:
+    env = os.environ.get("GV_INCEPTION_WEIGHTS")
+    if env:
+        return Path(env).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+
+
+class InceptionFeatures(nn.Module):
+    """uint8 (N, C, H, W) -> torchmetrics' Inception-v3 pool3 features (N, 2048)."""
+
+    def __init__(self, weights: Path):
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                      feature_extractor_weights_path=str(weights))
+        self.num_features = 2048
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:  # grayscale: the network wants RGB
+            images = images.expand(-1, 3, -1, -1)
+        return self.net(images)
+
+
+@lru_cache(maxsize=1)
+def load_inception() -> InceptionFeatures:
+    try:
+        import torch_fidelity  # noqa: F401  (torchmetrics' Inception needs it)
+    except ImportError:
+        raise GVError("--features inception needs the package torch-fidelity: pip install 'gv[inception]' "
+                      "(or torch-fidelity), or use the default --features classifier") from None
+    path = inception_weights_path()
+    if not path.is_file():
+        raise GVError(f"--features inception: no Inception-v3 weights at {path} and gv never downloads them; "
+                      f"copy torch-fidelity's {INCEPTION_WEIGHTS_FILE} there (or set GV_INCEPTION_WEIGHTS=FILE), "
+                      "or use the default --features classifier")
+    try:
+        # torch-fidelity loads the file with weights_only=False; refuse anything but plain tensors first.
+        torch.load(path, map_location="cpu", weights_only=True)
+        return InceptionFeatures(path)
+    except Exception as exc:
+        raise GVError(f"--features inception: {path} is not a usable Inception-v3 weights file "
+                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+
+
+@torch.no_grad()
+def inception_embed(images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
+    net = load_inception()
+    return torch.cat([net(chunk).float().cpu() for chunk in images.split(batch_size)])
+
+
+# --- embedding and references ------------------------------------------------------------------
+
+
+def check_feature_space(name: str) -> str:
+    if name not in FEATURE_SPACES:
+        raise GVError(f"unknown feature space '{name}': choose one of {', '.join(FEATURE_SPACES)}")
+    return name
+
+
+def embed(images: torch.Tensor, classifier: DomainClassifier, feature_space: str = "classifier"
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images -> (features in the chosen space, domain-classifier logits)."""
+    features, logits = classifier.embed(images)
+    if check_feature_space(feature_space) == "inception":
+        features = inception_embed(images)
+    return features, logits
+
+
+def reference_from_images(images: torch.Tensor, labels: torch.Tensor | None, classifier: DomainClassifier,
+                          description: str, feature_space: str = "classifier") -> Reference:
+    """A reference set from any real images (uint8 N, C, H, W), e.g. a bigger held-out set."""
+    features, logits = embed(images, classifier, feature_space)
+    return Reference(description, features, logits, labels, classifier.num_classes, feature_space)
+
+
+_REFERENCES: dict[tuple[Path, str], Reference] = {}
+
+
+def dataset_reference(dataset: str, classifier: DomainClassifier, data_dir: str | os.PathLike | None = "",
+                      image_size: int = 0, feature_space: str = "classifier", log: Log = _stderr) -> Reference:
+    """The dataset's test split as a Reference, cached on disk beside its classifier.
+
+    The cache is tied to the classifier that made it (its id): a retrained classifier has another
+    feature space, so its old reference is recomputed. Writers race harmlessly (same content,
+    atomic rename), so no lock is needed here.
+    """
+    check_feature_space(feature_space)
+    path = Path(classifier.meta["path"]).with_name(f"reference-test-{feature_space}.pt")
+    key = (path, classifier.meta["id"])
+    if key in _REFERENCES:
+        return _REFERENCES[key]
+    test_set = load_dataset(dataset, "test", data_dir, image_size)
+    description = f"{dataset} test split ({len(test_set):,} images)"
+    payload = safe_load(path, REFERENCE_FORMAT, log)
+    if payload is not None and payload.get("classifier_id") == classifier.meta["id"]:
+        ref = Reference(description, payload["features"], payload["logits"], payload["labels"],
+                        classifier.num_classes, feature_space)
+    else:
+        ref = reference_from_images(test_set.images, test_set.labels, classifier, description, feature_space)
+        atomic_save({"format": REFERENCE_FORMAT, "classifier_id": classifier.meta["id"], "features": ref.features,
+                     "logits": ref.logits, "labels": ref.labels}, path)
+    _REFERENCES[key] = ref
+    return ref

@@ -1,0 +1,175 @@
+"""What one sweep trial does around the plain trainer, with no Ray in it.
+
+The Ray adapter hands a trial its config and (when Tune restarts it) a checkpoint directory;
+this module turns those into a run directory the trainer can continue, and turns the trainer's
+events into the flat result dicts Tune records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
+from .config import Config
+from .families import build_model, get_family, resolve_config
+from .leaderboard import MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
+from .sweep import OBJECTIVE_LOSS
+from .trainer import EvalEvent, RunResult, checkpoint_path
+
+# Keys PBT may change between a donor's checkpoint and the trial that continues from it; anything
+# else differing means the checkpoint belongs to another model.
+_SHAPE_KEYS = ("family", "data.name", "data.image_size", "model.architecture", "model.latent_dim",
+               "model.conv_width", "model.reconstruction")
+
+
+def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) -> int:
+    """Make ``run_dir`` ready for ``train(config, run_dir, resume=True)``; returns the step it continues from.
+
+    Without a checkpoint the trial starts over, so leftovers of an earlier attempt (a crash before
+    the first report, a restart of an errored trial) are cleared. With one -- Tune's latest for
+    this trial, or a better trial's when PBT exploits -- it becomes the run's checkpoint.
+    """
+    if checkpoint_dir is None:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        return 0
+    source = Path(checkpoint_dir) / CHECKPOINT_NAME
+    target = checkpoint_path(run_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".restore.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    return adopt_hyperparameters(target, config)
+
+
+def _flat(cfg: Config) -> dict[str, Any]:
+    from .config import flatten
+
+    return flatten(cfg.to_dict())
+
+
+def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
+    """Rewrite a checkpoint so that resuming it trains with ``config``'s hyperparameters.
+
+    The trainer resumes a checkpoint with the config saved in it, optimizer settings included.
+    After a PBT exploit the weights come from a donor trial but the learning rate (etc.) must be
+    this trial's perturbed one, so the saved config and every optimizer param group are updated
+    here. Returns the checkpoint's step.
+    """
+    payload = load_checkpoint(checkpoint_file)
+    saved = resolve_config(config_of(payload))
+    wanted = resolve_config(config)
+    # The budget and thread count are the host's to set on every resume anyway.
+    for cfg in (saved, wanted):
+        cfg.train.epochs, cfg.train.steps, cfg.train.threads = None, None, 0
+    if saved == wanted:
+        return int(payload["step"])
+    old, new = _flat(saved), _flat(wanted)
+    clash = [k for k in _SHAPE_KEYS if old[k] != new[k]]
+    if clash:
+        raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({clash[0]}: {old[clash[0]]!r} "
+                           f"!= {new[clash[0]]!r}); PBT mutations must keep the network shapes")
+    fresh = build_model(wanted).make_optimizers()
+    for name, optimizer in fresh.items():
+        groups = payload["optimizers"][name]["param_groups"]
+        for saved_group, fresh_group in zip(groups, optimizer.state_dict()["param_groups"]):
+            saved_group.update({k: v for k, v in fresh_group.items() if k != "params"})
+    wanted.train.epochs, wanted.train.steps = config.train.epochs, config.train.steps
+    payload["config"] = wanted.to_json()
+    tmp = checkpoint_file.with_name(checkpoint_file.name + ".adopt.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, checkpoint_file)
+    return int(payload["step"])
+
+
+def objective(config: Config, losses: dict[str, float]) -> float:
+    """loss/objective: the loss this family minimises for its sampler (see gvcore.sweep)."""
+    key = OBJECTIVE_LOSS[get_family(config.family).kind]
+    return float(losses.get(key, float("nan")))
+
+
+def eval_result(event: EvalEvent, config: Config, run_dir: Path, restored_from: int, node: str) -> dict[str, Any]:
+    """The flat result Tune records at an eval: losses, eval metrics, progress and gv's bookkeeping."""
+    return {
+        "step": event.step,
+        "total_steps": event.total_steps,
+        "epoch": round(event.epoch, 4),
+        "images_per_s": round(event.images_per_s, 1),
+        **event.losses,
+        "loss/objective": objective(config, event.losses),
+        **event.metrics,
+        WALL_KEY: round(event.elapsed, 3),
+        STATUS_KEY: "done" if event.step >= event.total_steps else "running",
+        RUN_DIR_KEY: str(run_dir),
+        NODE_KEY: node,
+        PID_KEY: os.getpid(),  # the worker process: where to look (py-spy, top) at a slow trial
+        RESTORED_KEY: restored_from,
+    }
+
+
+def logged_values(run_dir: Path, step: int) -> dict[str, Any]:
+    """The losses and eval metrics metrics.jsonl holds for ``step`` (with loss/objective), or {}."""
+    path = run_dir / "metrics.jsonl"
+    config_file = run_dir / "config.json"
+    if not path.is_file() or not config_file.is_file():
+        return {}
+    values: dict[str, Any] = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if record.get("step") == step:
+            values.update({k: v for k, v in record.items() if k.startswith(("loss/", "eval/")) or k in ("d_real", "d_fake")})
+    if values:
+        cfg = Config.from_dict(json.loads(config_file.read_text())["config"])
+        values["loss/objective"] = objective(cfg, values)
+    return values
+
+
+def last_logged(run_dir: Path, tail_bytes: int = 4096) -> dict[str, Any]:
+    """The newest loss line of a run's metrics.jsonl ({} if none yet): read from the file's end,
+    so a live view can poll it cheaply while the trainer appends."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - tail_bytes))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the partial first line of the tail, or a line being written
+        if "images_per_s" in record:
+            return record
+    return {}
+
+
+def final_result(result: RunResult, last: dict[str, Any] | None, metric: str, run_dir: Path,
+                 restored_from: int, node: str) -> dict[str, Any]:
+    """The closing report of a trial that did not end at its last eval (diverged / stopped).
+
+    Tune wants the sweep metric in every report, so the last eval's values are repeated: from this
+    attempt, else (a trial restarted from its final checkpoint, which trains no further) from the
+    run's metrics.jsonl, else NaN. The status and message say what happened.
+    """
+    out = dict(last or logged_values(run_dir, result.step))
+    out.setdefault(metric, float("nan"))
+    out.update({
+        "step": result.step,
+        "total_steps": result.total_steps,
+        "images_per_s": round(result.images_per_s, 1),
+        WALL_KEY: round(result.wall_time, 3),
+        STATUS_KEY: result.status,
+        MESSAGE_KEY: result.message,
+        RUN_DIR_KEY: str(run_dir),
+        NODE_KEY: node,
+        PID_KEY: os.getpid(),
+        RESTORED_KEY: restored_from,
+    })
+    return out

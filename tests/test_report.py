@@ -1,0 +1,197 @@
+"""`gv report` over a tiny real sweep of all six families, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from gvcore.families import FAMILIES
+from helpers import assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("GV_CHROMIUM", "/usr/bin/chromium")
+EVIL = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """Two learning rates for each of the six families, 20 steps each, FID on 200 samples, and
+    the sweep's final evaluation (every metric) of each best checkpoint on 500."""
+    root = tmp_path_factory.mktemp("report-sweep")
+    spec = {
+        "name": "tiny-report", "dataset": "mnist-5k", "families": list(FAMILIES),
+        "base": {"train.batch_size": 32, "train.log_every": 5, "eval.metrics": "fid", "eval.num_samples": 200},
+        "search": {"optim.lr": {"grid": [1.0e-3, 2.0e-3]}},
+        "budget": {"steps": 20}, "eval_every": 10, "metric": "eval/fid", "mode": "min",
+        "resources": {"cpu": 1, "gpu": 0}, "final_eval_samples": 500,
+    }
+    path = root / "tiny-report.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = run_cli("sweep", path, "--storage", root / "store", "--name", "tiny", "--wandb-mode", "disabled")
+    assert result.exit_code == 0, result.output
+    return root / "store" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def report(sweep_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    result = run_cli("report", sweep_dir, "--out", out, "--eval-samples", "500")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _nonblank(path: Path) -> None:
+    img = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    assert img.shape[0] > 20 and img.shape[1] > 20, path
+    assert img.std() > 10, f"{path} looks blank"
+
+
+def test_report_has_every_family_and_figure(report):
+    data = json.loads((report / "report.json").read_text())
+    assert set(data["families"]) == set(FAMILIES)
+    for family, fam in data["families"].items():
+        expected = {"samples", "latent", "real"} | ({"classes"} if FAMILIES[family].conditional else set())
+        assert set(fam["figures"]) == expected, family
+        for rel in fam["figures"].values():
+            _nonblank(report / rel)
+        # Every metric of the evaluation registry that applies, plus the bookkeeping columns.
+        for key in ("eval/fid", "eval/kid", "eval/precision", "eval/recall", "eval/density", "eval/coverage",
+                    "eval/classifier_score", "eval/classes_covered", "parameters", "wall_time_s", "steps_to_best"):
+            assert key in fam["metrics"], (family, key)
+        if FAMILIES[family].conditional:
+            assert "eval/label_acc" in fam["metrics"]
+        if FAMILIES[family].kind == "vae":
+            assert "eval/nelbo" in fam["metrics"]
+        assert fam["notes"]["real"]["method"] == ("encoder" if FAMILIES[family].kind == "vae" else "inversion")
+    for rel in data["figures"].values():
+        _nonblank(report / rel)
+    assert set(data["figures"]) >= {"sensitivity", "losses", "metric"}
+    # Two trials per family feed the sensitivity plot.
+    assert all(s["trials"] == 2 for s in data["sensitivity"].values())
+    page = (report / "report.html").read_text()
+    for family in FAMILIES:
+        assert f"<h3>{family}</h3>" in page
+    assert page.count("<img") == sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"])
+    assert "class='best'" in page
+
+
+def test_sample_grids_come_from_the_shared_noise(report):
+    """Families of the same latent size are drawn from the very same latent vectors: rebuilding
+    each grid from its checkpoint and the report's seeded noise gives the PNG pixel for pixel."""
+    import torch
+
+    from gvcore.images import grid_tensor
+    from gvcore.report import GRID_SIDE, _seeded
+    from gvcore.trainer import load_model
+
+    data = json.loads((report / "report.json").read_text())
+    for family in ("gan", "lsgan", "dcgan"):
+        model, cfg, _ = load_model(data["families"][family]["checkpoint"])
+        assert cfg.model.latent_dim == 100
+        with torch.no_grad():
+            expected = grid_tensor(model.generate(_seeded(100, GRID_SIDE * GRID_SIDE, 0)), GRID_SIDE)
+        got = np.asarray(Image.open(report / data["families"][family]["figures"]["samples"]))
+        assert np.array_equal(got, expected.numpy()[:, :, 0]), family
+
+
+def _render(html_file: Path, screenshot: Path) -> dict:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("GV_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    events: dict = {"console_errors": [], "page_errors": [], "dialogs": [], "requests": []}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: events["console_errors"].append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: events["page_errors"].append(str(e)))
+            page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
+            page.on("request", lambda r: events["requests"].append(r.url))
+            page.goto(html_file.as_uri())
+            page.wait_for_load_state("load")
+            events["images"] = page.evaluate(
+                "Array.from(document.images).map(i => ({complete: i.complete, w: i.naturalWidth, alt: i.alt}))")
+            events["title"] = page.title()
+            events["text"] = page.inner_text("body")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return events
+
+
+def test_report_renders_in_chromium(report):
+    shot = ARTIFACTS / "report-screenshot.png"
+    events = _render(report / "report.html", shot)
+    assert events["images"], "no images on the page"
+    broken = [i for i in events["images"] if not (i["complete"] and i["w"] > 0)]
+    assert not broken, broken
+    assert events["console_errors"] == [] and events["page_errors"] == []
+    # Self-contained: nothing fetched beyond the page itself (images are data: URIs).
+    assert [u for u in events["requests"] if not u.startswith(("file:", "data:"))] == []
+    for family in FAMILIES:
+        assert family in events["text"]
+    _nonblank(shot)
+
+
+def test_names_from_folders_and_leaderboards_are_escaped(sweep_dir, tmp_path):
+    evil_dir = tmp_path / EVIL.replace("/", "")
+    shutil.copytree(sweep_dir, evil_dir)
+    board = evil_dir / "leaderboard.json"
+    doc = json.loads(board.read_text())
+    doc["sweep"] = EVIL
+    for row in doc["rows"]:
+        row["trial_id"] = f"<script>alert('{row['trial_id']}')</script>"
+    board.write_text(json.dumps(doc))
+    out = tmp_path / "evil-report"
+    result = run_cli("report", evil_dir, "--out", out, "--eval-samples", "200")
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert EVIL not in page and "<script>" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    events = _render(out / "report.html", ARTIFACTS / "report-escaped-screenshot.png")
+    assert events["dialogs"] == [] and events["page_errors"] == []
+    assert EVIL in events["text"]  # shown as text, not run
+
+
+def test_report_bad_input(sweep_dir, tmp_path):
+    assert_one_line_error(run_cli("report", tmp_path / "nope"), "nope")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(run_cli("report", empty), "leaderboard.json")
+    assert_one_line_error(run_cli("report", sweep_dir, "--metric", "eval/density", "--out", tmp_path / "r"),
+                          "eval/density")
+    assert_one_line_error(run_cli("report", sweep_dir, "--metric", "eval/bogus", "--out", tmp_path / "r"),
+                          "eval/bogus")
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_logs_to_wandb_offline(report, sweep_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+    out = tmp_path / "wb-report"
+    result = run_cli("report", sweep_dir, "--out", out, "--eval-samples", "200", "--wandb", "--wandb-report",
+                     "--wandb-mode", "offline")
+    assert result.exit_code == 0, result.output
+    assert "wandb sync" in result.output
+    assert "W&B Report not created" in result.output and "offline" in result.output
+    runs = list(out.glob("wandb/offline-run-*"))
+    assert len(runs) == 1, list(out.rglob("*"))[:20]
+    media = list(runs[0].glob("files/media/images/**/*.png"))
+    # Six families' samples, latent and real strips, two class strips, and the three plots.
+    assert len(media) >= 6 * 3 + 2 + 3, len(media)
+    tables = list(runs[0].glob("files/media/table/**/*.table.json"))
+    assert tables
+    table = json.loads(tables[0].read_text())
+    assert table["columns"][:3] == ["family", "sweep", "trial_id"] and len(table["data"]) == 6

@@ -1,0 +1,63 @@
+"""`gv sweep --address` on a 2-node Ray cluster started on this machine (ray.cluster_utils.Cluster):
+gv connects to it like to any existing cluster -- by its GCS address (what `--address auto` finds,
+and what `ray job submit` hands a job) and through Ray Client (ray://) -- and the trials are placed
+on both nodes."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from sweep_helpers import invoke, leaderboard_rows, write_sweep
+
+ray = pytest.importorskip("ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_node_cluster():
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    saved = dict(os.environ)
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    client_port = _free_port()
+    # One CPU per node: two 1-CPU trials can only run side by side on different nodes.
+    cluster = Cluster(initialize_head=True, connect=False,
+                      head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port})
+    cluster.client_address = f"ray://127.0.0.1:{client_port}"
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.parametrize("via", ["gcs", "client"])
+def test_trials_are_placed_on_both_nodes_of_an_existing_cluster(two_node_cluster, tmp_path, via):
+    address = two_node_cluster.address if via == "gcs" else two_node_cluster.client_address
+    sweep_file = write_sweep(tmp_path, "nodes", budget={"steps": 60})
+    storage = tmp_path / "store"  # the same path on both "nodes": shared storage, as NFS would be
+    result = invoke(["sweep", str(sweep_file), "--address", address, "--storage", str(storage),
+                     "--name", "nodes", "--wandb-mode", "disabled"])
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    assert address in result.stdout
+    rows = list(leaderboard_rows(storage / "nodes").values())
+    assert [r["status"] for r in rows] == ["done", "done"]
+    cluster_nodes = {node.node_id for node in two_node_cluster.list_all_nodes()}
+    assert len(cluster_nodes) == 2
+    assert {r["node"] for r in rows} == cluster_nodes
+    assert not ray.is_initialized()  # gv disconnected from the cluster it connected to
