@@ -43,6 +43,9 @@ CHECKPOINTS_KEPT = 2
 QUIET_TUNE = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
 # Bounds every W&B call that may wait on the network: wandb.init and run.finish.
 WANDB_INIT_TIMEOUT_S = 20.0
+# An offline init waits on nothing but the local wandb service starting, which on a loaded 2-core
+# machine (every trial starting at once) can take longer than a network timeout: give it room.
+WANDB_OFFLINE_INIT_TIMEOUT_S = 120.0
 WANDB_FINISH_TIMEOUT_S = 30.0
 WANDB_FLAG_KEY = "gv/wandb"
 
@@ -130,9 +133,6 @@ class WandbLogger:
         kwargs: dict[str, Any] = dict(
             config=resolve_config(cfg).to_dict(), project=settings.project, group=settings.group, tags=tags,
             resume="allow", reinit="finish_previous",
-            # No console capture (the worker's stdout is not the user's) and no system-stats
-            # sampler on CPU-only trials, where it would compete with training for the cores.
-            settings=wandb.Settings(console="off", silent=True, x_disable_stats=gpu == 0, init_timeout=init_timeout),
         )
         if settings.entity:
             kwargs["entity"] = settings.entity
@@ -141,10 +141,19 @@ class WandbLogger:
         kwargs["dir"] = str(directory)
         if settings.api_key:
             kwargs["api_key"] = settings.api_key
+        # A wandb service token inherited from whatever started Ray (a driver that used wandb in
+        # process, a job's environment) points at a service this worker doesn't own and that may be
+        # gone: connecting to it hangs init. Each trial starts (and tears down) its own.
+        os.environ.pop("WANDB_SERVICE", None)
         modes = [settings.mode] + (["offline"] if settings.mode == "online" else [])
         for mode in modes:
             # Ray's integration reads WANDB_MODE to decide whether it needs an API key at all.
             os.environ["WANDB_MODE"] = mode
+            timeout = init_timeout if mode == "online" else max(init_timeout, WANDB_OFFLINE_INIT_TIMEOUT_S)
+            # No console capture (the worker's stdout is not the user's) and no system-stats
+            # sampler on CPU-only trials, where it would compete with training for the cores.
+            kwargs["settings"] = wandb.Settings(console="off", silent=True, x_disable_stats=gpu == 0,
+                                                init_timeout=timeout)
             try:
                 self.run = setup_wandb(mode=mode, **kwargs)
                 break

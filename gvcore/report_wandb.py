@@ -56,6 +56,9 @@ def log_report(data: dict[str, Any], out: Path, *, project: str, entity: str | N
                 "dir": str(Path(run.dir).parent), "project": project, "entity": entity}
     finally:
         run.finish()
+        # Stop the wandb service this process started, and forget its token: left in os.environ it
+        # would be inherited by processes started later (a Ray cluster started by the same host).
+        wandb.teardown()
     return info
 
 
