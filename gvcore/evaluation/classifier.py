@@ -33,7 +33,7 @@ from ..errors import GVError
 
 # Bump when the net or its training recipe changes: older cached classifiers are then ignored
 # (their folder name no longer matches), so metrics never mix two feature spaces.
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2
 FORMAT = "gv-evaluator/1"
 
 # Recipe (chosen on mnist-5k: 97.2-98.2% held-out accuracy over six seeds, ~15 s on one core).
@@ -185,6 +185,23 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, rotate_deg: 
     return F.grid_sample(images + 1, grid, align_corners=False) - 1
 
 
+def random_blur(images: torch.Tensor, generator: torch.Generator, p: float = 0.5,
+                sigma: tuple[float, float] = (0.3, 1.2)) -> torch.Tensor:
+    """Gaussian blur on a random share of the batch. Real digits are sharp; a VAE's samples are
+    soft means. Without this the classifier reads soft digits as '8': a CVAE whose every row is
+    visibly the right digit scored label_acc 0.61, with it 0.90, at the same held-out accuracy.
+    (Random stroke gamma / brightness helped a little less and pulled uniform noise towards the
+    digits in feature space: FID(real, noise) 587 -> 178. Blur alone keeps it at 520.)"""
+    from torchvision.transforms.v2.functional import gaussian_blur
+
+    picked = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
+    if not picked.any():
+        return images
+    s = sigma[0] + float(torch.rand(1, generator=generator)) * (sigma[1] - sigma[0])
+    # gaussian_blur pads by reflection, so the -1 background stays -1 at the borders.
+    return torch.where(picked[:, None, None, None], gaussian_blur(images, [5, 5], [s, s]), images)
+
+
 @torch.no_grad()
 def accuracy_on(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     _, logits = net.embed(images)
@@ -192,7 +209,7 @@ def accuracy_on(net: DomainClassifier, images: torch.Tensor, labels: torch.Tenso
 
 
 def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> int:
-    """The training loop: AdamW with a one-cycle schedule, label smoothing, random affine jitter."""
+    """The training loop: AdamW with a one-cycle schedule, label smoothing, random affine jitter and blur."""
     n = images.shape[0]
     steps_per_epoch = max(1, n // BATCH_SIZE)
     total = min(EPOCHS * steps_per_epoch, MAX_STEPS)
@@ -204,7 +221,7 @@ def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, gene
         if i == 0:
             perm = torch.randperm(n, generator=generator).to(images.device)
         idx = perm[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
-        _, logits = net(random_affine(images[idx], generator))
+        _, logits = net(random_blur(random_affine(images[idx], generator), generator))
         loss = F.cross_entropy(logits, labels[idx], label_smoothing=LABEL_SMOOTHING)
         opt.zero_grad(set_to_none=True)
         loss.backward()
