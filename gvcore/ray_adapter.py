@@ -358,10 +358,10 @@ def connect(address: str | None) -> bool:
         if address is None:
             # Embedded Ray sized to this machine (Ray would otherwise count every core of the host).
             cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            # Ray turns token auth on for a cluster it starts itself and warns that it did; asking
-            # for it explicitly keeps that behaviour without the warning (RAY_AUTH_MODE=disabled
-            # still opts out).
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            # Ray turns token auth on for a cluster it starts itself and warns that it did: right
+            # for a laptop, and nothing the user needs to act on. (Setting RAY_AUTH_MODE here
+            # instead would come too late: Ray reads it when it is imported.)
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
             ray.init(address="local", num_cpus=cpus, log_to_driver=False, include_dashboard=False, **quiet)
         else:
             check_address(address)

@@ -33,7 +33,7 @@ from ..errors import GVError
 
 # Bump when the net or its training recipe changes: older cached classifiers are then ignored
 # (their folder name no longer matches), so metrics never mix two feature spaces.
-CLASSIFIER_VERSION = 2
+CLASSIFIER_VERSION = 3
 FORMAT = "gv-evaluator/1"
 
 # Recipe (chosen on mnist-5k: 97.2-98.2% held-out accuracy over six seeds, ~15 s on one core).
@@ -185,13 +185,15 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, rotate_deg: 
     return F.grid_sample(images + 1, grid, align_corners=False) - 1
 
 
-def random_blur(images: torch.Tensor, generator: torch.Generator, p: float = 0.5,
-                sigma: tuple[float, float] = (0.3, 1.2)) -> torch.Tensor:
-    """Gaussian blur on a random share of the batch. Real digits are sharp; a VAE's samples are
-    soft means. Without this the classifier reads soft digits as '8': a CVAE whose every row is
-    visibly the right digit scored label_acc 0.61, with it 0.90, at the same held-out accuracy.
-    (Random stroke gamma / brightness helped a little less and pulled uniform noise towards the
-    digits in feature space: FID(real, noise) 587 -> 178. Blur alone keeps it at 520.)"""
+def random_blur(images: torch.Tensor, generator: torch.Generator, p: float = 0.25,
+                sigma: tuple[float, float] = (0.3, 0.8)) -> torch.Tensor:
+    """Light Gaussian blur on a random quarter of the batch. Real digits are sharp; a VAE's samples
+    are soft means. Trained on sharp digits only, the classifier read soft digits as '8': a CVAE
+    whose every row is visibly the right digit scored label_acc 0.61 (0.85 with this), a VAE's
+    recognisable digits covered 3 classes (8 with this), and FID ranked them below an LSGAN's
+    speckled ones. Stronger blur (half the batch, sigma up to 1.2) overshot: k-NN precision then
+    called 94% of an undertrained MLP GAN's blobs realistic (0.34 without blur, 0.46 with this).
+    Held-out accuracy is the same either way (97.4-98.0%)."""
     from torchvision.transforms.v2.functional import gaussian_blur
 
     picked = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
