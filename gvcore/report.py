@@ -358,6 +358,9 @@ table{border-collapse:collapse;font-size:13px;margin-top:8px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right} th{background:#f4f4f6}
 td.name,th.name{text-align:left}
 td.best{background:#d9f2d9;font-weight:700}
+td.trial{white-space:nowrap} .sd{color:#777;font-size:11px;font-weight:400;white-space:nowrap}
+th{max-width:90px}
+.scroll{overflow-x:auto}
 .cards{display:flex;flex-wrap:wrap;gap:18px}
 .card{border:1px solid #e2e2e2;border-radius:8px;padding:10px;background:#fafafa}
 .card h3{margin:0 0 6px 0;font-size:15px}
@@ -387,22 +390,26 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
     # Metrics table, best per column highlighted.
     extra = ["parameters", "wall_time_s", "steps_to_best"]
     best = {c: best_in_column(entries, c) for c in columns + extra}
-    parts.append("<h2 id='metrics'>Metrics</h2><table><tr><th class='name'>family</th><th class='name'>trial</th>"
-                 + "".join(f"<th>{e(c.split('/', 1)[-1])}</th>" for c in columns)
+    parts.append("<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
+                 # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
+                 + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)
                  + "<th>parameters</th><th>wall time (s)</th><th>steps to best</th></tr>")
     for entry in entries:
         cells = [f"<td class='name'><b>{e(entry.family)}</b></td>",
-                 f"<td class='name'>{e(str(entry.row.get('trial_id', '')))}<br><span class='meta'>{e(entry.sweep)}</span></td>"]
+                 f"<td class='name trial'>{e(str(entry.row.get('trial_id', '')))}"
+                 # Which sweep, when there is more than one (else the heading already says it).
+                 + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "") + "</td>"]
         for column in columns + extra:
             cls = " class='best'" if entry.family in best[column] else ""
             value = entry.metrics.get(column)
             text = _fmt(bool(value) if column == "eval/mode_collapse" and value is not None else value)
             spread = entry.metrics.get(f"{column}_std")
+            text = e(text)
             if isinstance(spread, float) and math.isfinite(spread) and value is not None:
-                text += f" ± {_fmt(spread)}"
-            cells.append(f"<td{cls}>{e(text)}</td>")
+                text += f"<br><span class='sd'>± {e(_fmt(spread))}</span>"
+            cells.append(f"<td{cls}>{text}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table><p class='meta'>Sample metrics on generated images in the domain classifier's feature "
+    parts.append("</table></div><p class='meta'>Sample metrics on generated images in the domain classifier's feature "
                  "space (see `gv eval`); green: best in its column.</p>")
 
     def cards(kind: str, heading: str, anchor: str, blurb: str, width: int | None = None) -> None:
