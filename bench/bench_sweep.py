@@ -53,7 +53,10 @@ def run_sweep(workdir: Path, name: str, family: str, steps: int, trials: int, ex
     sweep_file = workdir / f"{name}.yaml"
     sweep_file.write_text(yaml.safe_dump({
         "name": name, "dataset": "mnist-5k", "families": [family], "seeds": list(range(trials)),
-        "budget": {"steps": steps}, "eval_every": max(1, steps // 4), "resources": {"cpu": 1, "gpu": 0}}))
+        "budget": {"steps": steps}, "eval_every": max(1, steps // 4), "resources": {"cpu": 1, "gpu": 0},
+        # The same work as the sequential side: training, checkpoints and sample grids at each
+        # eval, but no sample-quality metrics (bench_eval.py measures those) and no final evaluation.
+        "base": {"eval.metrics": ""}, "metric": "loss/objective", "mode": "min", "final_eval_samples": 0}))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.perf_counter()
     out = subprocess.run([sys.executable, str(REPO / "cli.py"), "sweep", str(sweep_file), "--storage",
