@@ -24,7 +24,9 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     a_n, b_n = a / a.norm(), b / b.norm()
     omega = torch.acos((a_n * b_n).sum().clamp(-1.0, 1.0))
     t = t[:, None]
-    if omega.abs() < 1e-4:  # (anti)parallel: slerp degenerates to lerp
+    # Parallel (omega ~ 0) or antiparallel (omega ~ pi): sin(omega) ~ 0 and the great circle is
+    # not unique, so fall back to the straight line.
+    if omega < 1e-4 or omega > torch.pi - 1e-4:
         return (1 - t) * a + t * b
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 

@@ -43,6 +43,8 @@ CHECKPOINTS_KEPT = 2
 QUIET_TUNE = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
 # Bounds every W&B call that may wait on the network: wandb.init and run.finish.
 WANDB_INIT_TIMEOUT_S = 20.0
+# Ray Client connections tried before giving up (see connect()).
+CLIENT_CONNECT_ATTEMPTS = 3
 # An offline init waits on nothing but the local wandb service starting, which on a loaded 2-core
 # machine (every trial starting at once) can take longer than a network timeout: give it room.
 WANDB_OFFLINE_INIT_TIMEOUT_S = 120.0
@@ -368,8 +370,20 @@ def connect(address: str | None) -> bool:
             client = address.startswith("ray://")
             # Through Ray Client the Tuner runs on the cluster: its output only arrives via the log
             # stream, and the quieting settings must travel with the job.
-            ray.init(address=address, log_to_driver=client,
-                     runtime_env={"env_vars": dict(QUIET_TUNE)} if client else None, **quiet)
+            kwargs = dict(address=address, log_to_driver=client,
+                          runtime_env={"env_vars": dict(QUIET_TUNE)} if client else None, **quiet)
+            for attempt in range(CLIENT_CONNECT_ATTEMPTS if client else 1):
+                try:
+                    ray.init(**kwargs)
+                    break
+                except ConnectionError as exc:
+                    # The client server forks one server process per connection; on a loaded head
+                    # node that process sometimes dies on start ("Initialization failure from
+                    # server"). A new connection gets a new one.
+                    if attempt + 1 == CLIENT_CONNECT_ATTEMPTS or "Initialization failure" not in str(exc):
+                        raise
+                    ray.shutdown()  # drop the half-made client connection before the next try
+                    time.sleep(2.0 * (attempt + 1))
     except GVError:
         raise
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:

@@ -28,7 +28,7 @@ import torch
 from .config import Config
 from .errors import GVError
 from .families import FAMILIES, GenerativeModel
-from .images import grid_labels, grid_tensor, save_png
+from .images import grid_labels, save_grid
 from .interpolation import class_interpolation, find_endpoints, latent_interpolation, random_latent_error, real_interpolation
 
 REPORT_SEED = 0
@@ -72,7 +72,7 @@ def load_sweep(directory: Path) -> dict[str, Any]:
         rows = doc["rows"]
     except (ValueError, KeyError, TypeError):
         raise GVError(f"'{directory}/{LEADERBOARD_JSON}' is not a gv leaderboard (corrupt JSON)") from None
-    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name) for row in rows]
+    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name, sweep_dir=str(directory)) for row in rows]
     return doc
 
 
@@ -91,19 +91,27 @@ def row_value(row: dict[str, Any], metric: str) -> float | None:
     """A trial's value of ``metric``: its best value when it is the sweep metric, else the value
     recorded with its best checkpoint (the final full evaluation included)."""
     value = row.get("best_metric") if row.get("metric") == metric else (row.get("metrics") or {}).get(metric)
+    if value is None and metric.startswith("eval/"):
+        value = (row.get("final") or {}).get(metric.removeprefix("eval/"))
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def checkpoint_file(row: dict[str, Any]) -> Path | None:
+    """The trial's best checkpoint on disk -- never its latest one, which the metrics don't describe.
+    A sweep dir that was moved or copied still works: the checkpoint is looked for under it too."""
     from .checkpoint import CHECKPOINT_NAME
 
-    for candidate in (row.get("best_checkpoint"), row.get("run_dir")):
-        if not candidate:
-            continue
-        path = Path(candidate)
-        for file in (path / CHECKPOINT_NAME, path / "checkpoints" / CHECKPOINT_NAME, path):
-            if file.is_file():
-                return file
+    best = row.get("best_checkpoint")
+    if best and best.startswith("file://"):
+        best = best[len("file://"):]
+    if not best or "://" in best:
+        return None  # in cloud storage (s3://, gs://): sync the sweep dir to disk and report on that
+    candidates = [Path(best)]
+    if row.get("sweep_dir"):
+        candidates.append(Path(row["sweep_dir"]) / Path(best).parent.name / Path(best).name)
+    for path in candidates:
+        if (path / CHECKPOINT_NAME).is_file():
+            return path / CHECKPOINT_NAME
     return None
 
 
@@ -149,32 +157,28 @@ def shared_real_pair(config: Config) -> tuple[torch.Tensor, torch.Tensor]:
     return test.to_float()[index], test.labels[index]
 
 
-def figure_png(images: torch.Tensor, nrow: int, path: Path) -> Path:
-    return save_png(grid_tensor(images, nrow), path)
-
-
 def make_figures(entry: Entry, out: Path) -> None:
     model, name = entry.model, entry.family
     figures = out / "figures"
-    entry.figures["samples"] = str(figure_png(sample_grid(model), GRID_SIDE, figures / f"samples-{name}.png"))
+    entry.figures["samples"] = str(save_grid(sample_grid(model), figures / f"samples-{name}.png", GRID_SIDE))
 
     z0, z1 = _seeded(model.latent_dim, 2, 1)
     row = latent_interpolation(model, z0, z1, INTERPOLATION_STEPS, LATENT_ROW_LABEL if model.conditional else None)
-    entry.figures["latent"] = str(figure_png(row, INTERPOLATION_STEPS, figures / f"latent-{name}.png"))
+    entry.figures["latent"] = str(save_grid(row, figures / f"latent-{name}.png", INTERPOLATION_STEPS))
     entry.notes["latent"] = f"slerp between the shared latent seeds (size {model.latent_dim})" + (
         f", label {LATENT_ROW_LABEL}" if model.conditional else "")
 
     if model.conditional:
         z = _seeded(model.latent_dim, 1, 2)[0]
         rows = [class_interpolation(model, z, a, b, INTERPOLATION_STEPS) for a, b in CLASS_PAIRS]
-        entry.figures["classes"] = str(figure_png(torch.cat(rows), INTERPOLATION_STEPS, figures / f"classes-{name}.png"))
+        entry.figures["classes"] = str(save_grid(torch.cat(rows), figures / f"classes-{name}.png", INTERPOLATION_STEPS))
         entry.notes["classes"] = ", ".join(f"{a}->{b}" for a, b in CLASS_PAIRS)
 
     x, y = shared_real_pair(entry.config)
     endpoints = find_endpoints(model, x, y, generator=torch.Generator().manual_seed(REPORT_SEED))
     path = real_interpolation(model, endpoints, y, INTERPOLATION_STEPS)
     strip = torch.cat([x[:1].to(path.device), path, x[1:].to(path.device)])
-    entry.figures["real"] = str(figure_png(strip, INTERPOLATION_STEPS + 2, figures / f"real-{name}.png"))
+    entry.figures["real"] = str(save_grid(strip, figures / f"real-{name}.png", INTERPOLATION_STEPS + 2))
     baseline = random_latent_error(model, x, y, torch.Generator().manual_seed(REPORT_SEED))
     entry.notes["real"] = {
         "method": endpoints.method,

@@ -585,7 +585,18 @@ def apply_overrides(spec: SweepSpec, *, num_samples: int | None = None, max_conc
         elif key in ("train.epochs", "train.steps"):
             if value is None or value < 1:
                 raise GVError(f"bad --set {item}: the budget must be >= 1")
-            spec.budget_unit, spec.budget = key.split(".")[1], value
+            unit = key.split(".")[1]
+            sched = spec.scheduler
+            # The scheduler's intervals are in the sweep file's budget unit and must fit the budget.
+            if sched.type != "fifo" and unit != spec.budget_unit:
+                raise GVError(f"bad --set {item}: this sweep's {sched.type} scheduler counts in {spec.budget_unit}; "
+                              f"set train.{spec.budget_unit} instead")
+            if sched.type == "asha" and sched.grace_period > value:
+                raise GVError(f"bad --set {item}: shorter than the ASHA grace period ({sched.grace_period:g} {unit})")
+            if sched.type == "pbt" and sched.perturbation_interval >= value:
+                raise GVError(f"bad --set {item}: leaves no room for PBT's perturbation interval "
+                              f"({sched.perturbation_interval:g} {unit})")
+            spec.budget_unit, spec.budget = unit, value
         elif key == "train.eval_every":
             spec.eval_every = value
         else:

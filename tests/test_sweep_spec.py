@@ -197,6 +197,8 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         (["sweep", str(good), "--resume", "--set", "optim.lr=0.1", *common], "--set can't change a sweep on --resume"),
         (["sweep", str(good), "--num-samples", "two", *common], "--num-samples"),
         (["sweep", str(good), "--bogus-flag", *common], "--bogus-flag"),
+        (["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common], "shorter than the ASHA grace period"),
+        (["sweep", "dcgan-mnist", "--set", "train.steps=500", *common], "counts in epochs"),
         (["results", str(tmp_path / "nope")], "does not exist"),
         (["results", str(tmp_path)], "no leaderboard.json"),
     ]

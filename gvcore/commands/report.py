@@ -159,6 +159,10 @@ def report_cmd(
     out = out or Path(sweep_dirs[0]) / "report"
     if out.exists() and not out.is_dir():
         raise GVError(f"--out '{out}' is a file: pass a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
+        # A previous report is replaced whole; any other folder is the user's, never deleted.
+        raise GVError(f"--out '{out}' is a folder that holds something other than a gv report: "
+                      "pass a new or empty folder")
     # Build into a temporary folder next to the target, then swap it in: a failure leaves no half report.
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
@@ -183,7 +187,12 @@ def report_cmd(
         if mode == "disabled":
             console.print(f"W&B: disabled ({why}); nothing logged")
         else:
-            info = log_report(data, out, project=wandb_project, entity=wandb_entity, mode=mode, group=group)
+            try:
+                info = log_report(data, out, project=wandb_project, entity=wandb_entity, mode=mode, group=group)
+            except Exception as exc:  # auth, entity, network: the report itself is already written
+                raise GVError(f"report written to {out}, but logging it to W&B failed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); check --wandb-entity / "
+                              "--wandb-project and `wandb login`, or use --wandb-mode offline") from None
             if mode == "online":
                 console.print(f"W&B run: {info['url']}")
             else:
@@ -194,4 +203,10 @@ def report_cmd(
                               "server: run `wandb login` (or set WANDB_API_KEY) where W&B is reachable and rerun "
                               "with --wandb-report.[/]")
             else:
-                console.print(f"W&B Report: {create_wandb_report(data, project=wandb_project, entity=wandb_entity, group=group)}")
+                try:
+                    url = create_wandb_report(data, project=wandb_project, entity=wandb_entity, group=group)
+                except Exception as exc:
+                    raise GVError(f"report and W&B run written, but creating the W&B Report failed "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                                  "check --wandb-entity / --wandb-project") from None
+                console.print(f"W&B Report: {url}")

@@ -385,7 +385,11 @@ def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]
     text = leaderboard.read_text(sweep_dir, SWEEP_INFO)
     if text is None:
         raise GVError(f"'{sweep_dir}' has no {SWEEP_INFO}: it was not made by `gv sweep`")
-    return SweepSpec.from_dict(json.loads(text)["spec"]), sweep_dir
+    try:
+        return SweepSpec.from_dict(json.loads(text)["spec"]), sweep_dir
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise GVError(f"'{sweep_dir}/{SWEEP_INFO}' is damaged or from another gv version: "
+                      "start a new sweep (drop --resume)") from None
 
 
 def _absolute_data_dir(spec: SweepSpec) -> None:

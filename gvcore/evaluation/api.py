@@ -6,7 +6,8 @@
     make_evaluator(config)                         the cheap in-training set, keys "eval/<name>"
 
 Generated images are rounded to uint8 before they are scored, exactly like the images `gv sample`
-writes: scoring a model and scoring its .npz with the same seed give the same numbers.
+writes: a model's samples and an .npz holding the same images score alike. (`gv sample` draws its
+own noise and groups labels by class, so its file holds other samples of the same model.)
 """
 
 from __future__ import annotations
