@@ -49,10 +49,8 @@ from typing import Any
 
 import yaml
 
-from . import data as datamod
 from .config import Config, flatten, get_value, set_value
 from .errors import GVError
-from .families import FAMILIES, get_family, resolve_config
 
 # What a sweep ranks, early-stops (ASHA) and keeps checkpoints by when its file names no metric:
 # a sample-quality metric, the only kind that compares GANs with VAEs (seed 001).
@@ -328,6 +326,7 @@ def _mapping(source: str, key: str, value: Any) -> dict[str, Any]:
 
 
 def _families(source: str, raw: Any) -> list[str]:
+    from .families import FAMILIES  # torch: imported when a sweep is read, not at `gv --help`
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
@@ -422,6 +421,7 @@ def _resources(source: str, raw: Any) -> tuple[float, float]:
 def check_metric(source: str, metric: str, families: list[str], base: dict[str, Any],
                  per_family: dict[str, dict[str, Any]] | None = None) -> None:
     """Every trial must report the metric at every eval, or Tune stops the sweep."""
+    from .families import get_family
     if metric.startswith("eval/"):
         from .metrics import METRICS, metric_of, resolve_metrics
 
@@ -462,6 +462,7 @@ def _final_eval_samples(source: str, value: Any) -> int:
 
 def parse_sweep(doc: Any, source: str) -> SweepSpec:
     """A validated SweepSpec from a loaded YAML document."""
+    from . import data as datamod
     doc = _mapping(source, "(top level)", doc)
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
@@ -550,6 +551,8 @@ def apply_overrides(spec: SweepSpec, *, num_samples: int | None = None, max_conc
                     cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
                     sets: list[str] | None = None) -> SweepSpec:
     """The `gv sweep` flags on top of a file's spec; bad values are one-line GVErrors."""
+    from . import data as datamod
+    from .families import get_family
     from .config import apply_overrides as apply_set
 
     if num_samples is not None:
@@ -621,6 +624,7 @@ def expand_trials(spec: SweepSpec) -> list[dict[str, Any]]:
     Sample-major: draw i of the random keys is shared by every family, grid point and seed. Each
     config is resolved once here so that a bad combination is reported before anything runs.
     """
+    from .families import resolve_config
     rng = random.Random(spec.search_seed)
     grid_dims = [d for d in spec.search.values() if d.kind == "grid"]
     random_dims = [d for d in spec.search.values() if d.kind != "grid"]
@@ -652,6 +656,7 @@ def expand_trials(spec: SweepSpec) -> list[dict[str, Any]]:
 
 def with_metric(flat: dict[str, Any], metric: str) -> dict[str, Any]:
     """An eval/ metric must be computed at every eval: add its metric to the trial's eval.metrics."""
+    from .families import get_family
     if not metric.startswith("eval/"):
         return flat
     from .metrics import metric_of, resolve_metrics

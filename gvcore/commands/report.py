@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import torch
 import typer
 
 from ..errors import GVError
 from .common import console
+
+if TYPE_CHECKING:
+    import torch
 
 app = typer.Typer()
 
@@ -35,6 +37,8 @@ def parse_endpoint(text: str, option: str) -> tuple[str, object]:
 
 
 def load_real_image(path: Path, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    import torch
+
     from PIL import Image
 
     from ..data import to_unit_range
@@ -63,6 +67,8 @@ def interpolate_cmd(
     seed: Annotated[int, typer.Option(help="Noise seed for class:C endpoints and GAN inversion restarts.")] = 0,
 ) -> None:
     """Interpolate one model between two latent points, two classes or two real images."""
+    import torch
+
     from ..data import load_dataset
     from ..images import save_grid
     from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, real_interpolation
