@@ -93,12 +93,14 @@ def eval_cmd(
         scores = evaluate_model(model, cfg, n, metrics, seed=seed, feature_space=features, iw_samples=iw_samples)
         source, count, dataset = f"{run_dir} ({cfg.family}, step {payload['step']})", n, cfg.data.name
         scorer = None
+        # The classifier evaluate_model used (already loaded in this process): same dataset, folder and size.
+        classifier_key = (cfg.data.name, cfg.data.data_dir or "", cfg.data.image_size)
     if json_out:
         typer.echo(json.dumps({k: _json_value(v) for k, v in scores.items()}))
         return
     from ..metrics import get_classifier
 
-    clf = scorer.classifier if scorer is not None else get_classifier(dataset, data_dir or "")
+    clf = scorer.classifier if scorer is not None else get_classifier(*classifier_key)
     caption = (f"{count:,} images vs the {dataset} test split; features: {features}; classifier held-out accuracy "
                f"{clf.accuracy:.2%}")
     console.print(_table(scores, f"gv eval: {source}", caption))
