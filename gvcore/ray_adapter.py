@@ -574,7 +574,9 @@ class LiveView(tune.Callback):
                 row.pop("latest", None)
             leaderboard.write(self.sweep_dir, rows, sweep=self.sweep_name, final=False)
         except OSError:
-            pass  # a live snapshot is a convenience; the final leaderboard is written by the driver
+            # A live snapshot is a convenience (a full or flaky shared disk must not stop the
+            # sweep); the final leaderboard is written by the driver at the end.
+            return
 
 
 def _error_text(error_file: str | None) -> str:

@@ -60,19 +60,12 @@ class Entry:
 
 
 def load_sweep(directory: Path) -> dict[str, Any]:
-    from .leaderboard import LEADERBOARD_JSON, read_text
+    """A sweep's leaderboard document, each row tagged with its sweep's name and folder."""
+    from .leaderboard import read
 
-    if not str(directory).startswith(("s3://", "gs://")) and not Path(directory).is_dir():
-        raise GVError(f"sweep dir '{directory}' does not exist: pass a directory made by `gv sweep`")
-    text = read_text(directory, LEADERBOARD_JSON)
-    if text is None:
-        raise GVError(f"sweep dir '{directory}' has no {LEADERBOARD_JSON}: run `gv sweep` (or `gv results`) on it first")
-    try:
-        doc = json.loads(text)
-        rows = doc["rows"]
-    except (ValueError, KeyError, TypeError):
-        raise GVError(f"'{directory}/{LEADERBOARD_JSON}' is not a gv leaderboard (corrupt JSON)") from None
-    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name, sweep_dir=str(directory)) for row in rows]
+    doc = read(directory)
+    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name, sweep_dir=str(directory))
+                   for row in doc["rows"]]
     return doc
 
 
@@ -149,12 +142,12 @@ def sample_grid(model: GenerativeModel) -> torch.Tensor:
 
 def shared_real_pair(config: Config) -> tuple[torch.Tensor, torch.Tensor]:
     """Two held-out real images every family must reach: the first test images of two classes."""
-    from .data import load_dataset
+    from .data import load_dataset, to_unit_range
 
     test = load_dataset(config.data.name, "test", config.data.data_dir, config.data.image_size)
     first = [int(torch.nonzero(test.labels == c)[0]) for c in (0, 8) if bool((test.labels == c).any())]
     index = first if len(first) == 2 else [0, len(test) - 1]
-    return test.to_float()[index], test.labels[index]
+    return to_unit_range(test.images[index]), test.labels[index]
 
 
 def make_figures(entry: Entry, out: Path) -> None:
@@ -484,7 +477,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         step(f"{family}: loading the best checkpoint")
         file = checkpoint_file(row)
         assert file is not None
-        model, cfg, payload = load_model(file, device)
+        model, cfg, _ = load_model(file, device)
         entry = Entry(family, row["sweep"], row, row_value(row, metric), model, cfg, file)
         # Every metric, from the sweep's final evaluation of this checkpoint when it ran, else now.
         full = row.get("final") or {}

@@ -8,7 +8,7 @@ Run directory::
 
     config.json              resolved config, family, dataset, versions
     metrics.jsonl            losses every train.log_every steps; eval metrics every eval interval
-    samples/step-XXXXXXX.png sample grid from fixed noise at every eval
+    samples/step-<step>.png  sample grid from fixed noise at every eval
     checkpoints/checkpoint.pt latest checkpoint (model, optimizers, step, RNG state)
     result.json              status (done / diverged / stopped), steps, wall time, images/s
 """

@@ -69,7 +69,7 @@ def interpolate_cmd(
     """Interpolate one model between two latent points, two classes or two real images."""
     import torch
 
-    from ..data import load_dataset
+    from ..data import load_dataset, to_unit_range
     from ..images import save_grid
     from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, real_interpolation
     from ..trainer import load_model
@@ -116,7 +116,7 @@ def interpolate_cmd(
                 test = test or load_dataset(cfg.data.name, "test", cfg.data.data_dir, cfg.data.image_size)
                 if int(value) >= len(test):  # type: ignore[call-overload]
                     raise GVError(f"bad endpoint 'test:{value}': the test split has {len(test)} images (0..{len(test) - 1})")
-                images.append(test.to_float()[int(value)])  # type: ignore[call-overload]
+                images.append(to_unit_range(test.images[int(value)]))  # type: ignore[call-overload]
                 labels.append(int(test.labels[int(value)]))  # type: ignore[call-overload]
             else:
                 images.append(load_real_image(value, model.image_shape))  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ import contextlib
 import io
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterator, Sequence
 
@@ -66,7 +66,6 @@ class Context:
     test_set: Any = None  # the dataset's test split (ImageDataset), for nelbo / iw_nll
     seed: int = 0
     iw_samples: int = IW_SAMPLES
-    cache: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def embedded(self) -> tuple[torch.Tensor, torch.Tensor]:
