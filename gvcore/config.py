@@ -63,10 +63,14 @@ class OptimConfig:
     weight_decay: float = 0.0
 
 
+# The budget of a run that names neither train.epochs nor train.steps.
+DEFAULT_EPOCHS = 10
+
+
 @dataclass
 class TrainConfig:
     batch_size: int = 64
-    # Budget: exactly one of epochs / steps; both None = 10 epochs.
+    # Budget: exactly one of epochs / steps; both None = DEFAULT_EPOCHS.
     epochs: int | None = None
     steps: int | None = None
     seed: int = 0

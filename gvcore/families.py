@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as datamod
-from .config import Config
+from .config import DEFAULT_EPOCHS, Config
 from .errors import GVError
 from .losses import ADVERSARIAL_LOSSES, RECONSTRUCTIONS, gaussian_kl, reconstruction_nll
 from .nets import ARCHITECTURES, ImageToVector, VectorToImage, count_parameters
@@ -45,6 +45,19 @@ class FamilySpec:
     @property
     def kind_label(self) -> str:
         return self.kind.upper()
+
+    @property
+    def reported_losses(self) -> tuple[str, ...]:
+        """The per-step values this family's ``train_step`` returns (what a sweep may rank by)."""
+        if self.kind == "gan":
+            return ("loss/discriminator", "loss/generator", "d_real", "d_fake")
+        return ("loss/total", "loss/reconstruction", "loss/kl")
+
+    @property
+    def objective_loss(self) -> str:
+        """The loss this family minimises for its sampler, reported as ``loss/objective``: the
+        generator loss for GANs, the negative ELBO for VAEs. Not comparable across kinds (seed 001)."""
+        return "loss/generator" if self.kind == "gan" else "loss/total"
 
     def default_latent_dim(self) -> int:
         return 100 if self.kind == "gan" else 20  # seed 001 table 1
@@ -139,7 +152,7 @@ def resolve_config(config: Config) -> Config:
     _positive("train.epochs", t.epochs)
     _positive("train.steps", t.steps)
     if t.epochs is None and t.steps is None:
-        t.epochs = 10
+        t.epochs = DEFAULT_EPOCHS
     if t.device not in ("auto", "cpu", "cuda") and not t.device.startswith("cuda:"):
         raise GVError(f"bad device '{t.device}': use auto, cpu, cuda or cuda:N")
     return cfg

@@ -16,6 +16,7 @@ the best checkpoint that ends a sweep (gvcore.ray_adapter.final_evaluation).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -25,7 +26,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import GVError
-from .sweep import OBJECTIVE_LOSS, REPORTED_LOSSES
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
@@ -42,8 +42,15 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@functools.cache
+def _reported_losses() -> frozenset[str]:
+    from .families import FAMILIES
+
+    return frozenset(loss for family in FAMILIES.values() for loss in family.reported_losses)
+
+
 def _is_metric_key(key: str) -> bool:
-    return key.startswith(("eval/", "loss/")) or key in REPORTED_LOSSES["gan"]
+    return key.startswith(("eval/", "loss/")) or key in _reported_losses()
 
 
 def make_row(*, trial_id: str, config: dict[str, Any], status: str, metric: str, mode: str,
@@ -133,7 +140,10 @@ def objective_note(metric: str, rows: list[dict[str, Any]]) -> str | None:
     """A warning line when a loss ranks trials of different kinds (GAN vs VAE)."""
     if comparable_across_families(metric) or not mixes_kinds(rows):
         return None
-    what = " and ".join(f"{loss} for {kind.upper()}s" for kind, loss in OBJECTIVE_LOSS.items()) \
+    from .families import FAMILIES
+
+    objectives = {family.kind: family.objective_loss for family in FAMILIES.values()}
+    what = " and ".join(f"{loss} for {kind.upper()}s" for kind, loss in objectives.items()) \
         if metric == "loss/objective" else metric
     return (f"note: {metric} ({what}) does not compare GANs with VAEs; rows are ranked within each family. "
             "Rank across families with an eval/ metric such as eval/fid.")

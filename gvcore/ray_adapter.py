@@ -263,15 +263,8 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
 
 
 def _domain(dim: Dimension):
-    if dim.kind == "choice":
-        return tune.choice(dim.values)
-    if dim.kind == "uniform":
-        return tune.uniform(*dim.values)
-    if dim.kind == "loguniform":
-        return tune.loguniform(*dim.values)
-    if dim.kind == "randint":
-        return tune.randint(*dim.values)
-    raise AssertionError(dim.kind)
+    name, args = dim.tune_spec()
+    return getattr(tune, name)(*args)
 
 
 class ClampToBounds:
@@ -296,8 +289,7 @@ def build_scheduler(spec: SweepSpec):
         return ASHAScheduler(time_attr=spec.time_attr, max_t=spec.budget, grace_period=s.grace_period,
                              reduction_factor=s.reduction_factor)
     if s.type == "pbt":
-        bounds = {k: (d.values[0], d.values[1] - (1 if d.kind == "randint" else 0))
-                  for k, d in s.mutations.items() if d.kind != "choice"}
+        bounds = {k: d.bounds() for k, d in s.mutations.items() if d.bounds() is not None}
         return PopulationBasedTraining(
             time_attr=spec.time_attr, perturbation_interval=s.perturbation_interval,
             hyperparam_mutations={"trial": {k: _domain(d) for k, d in s.mutations.items()}},

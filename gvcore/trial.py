@@ -19,7 +19,6 @@ from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
 from .config import Config
 from .families import build_model, get_family, resolve_config
 from .leaderboard import MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
-from .sweep import OBJECTIVE_LOSS
 from .trainer import EvalEvent, RunResult, checkpoint_path
 
 # Keys PBT may change between a donor's checkpoint and the trial that continues from it; anything
@@ -89,8 +88,8 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
 
 
 def objective(config: Config, losses: dict[str, float]) -> float:
-    """loss/objective: the loss this family minimises for its sampler (see gvcore.sweep)."""
-    key = OBJECTIVE_LOSS[get_family(config.family).kind]
+    """loss/objective: the loss this family minimises for its sampler (FamilySpec.objective_loss)."""
+    key = get_family(config.family).objective_loss
     return float(losses.get(key, float("nan")))
 
 

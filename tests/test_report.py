@@ -90,7 +90,7 @@ def test_sample_grids_come_from_the_shared_noise(report):
     import torch
 
     from gvcore.images import grid_tensor
-    from gvcore.report import GRID_SIDE, _seeded
+    from gvcore.report.figures import GRID_SIDE, _seeded
     from gvcore.trainer import load_model
 
     data = json.loads((report / "report.json").read_text())

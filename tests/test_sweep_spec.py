@@ -17,8 +17,7 @@ from gvcore.checkpoint import load_checkpoint
 from gvcore.config import Config
 from gvcore.errors import GVError
 from gvcore.families import FAMILIES, build_model, resolve_config
-from gvcore.sweep import (OBJECTIVE_LOSS, REPORTED_LOSSES, apply_overrides, expand_trials, load_sweep,
-                          shipped_sweeps)
+from gvcore.sweep import apply_overrides, expand_trials, load_sweep, shipped_sweeps
 from gvcore.trainer import checkpoint_path, train
 from gvcore.trial import adopt_hyperparameters, prepare_run_dir
 from sweep_helpers import invoke, write_sweep
@@ -181,10 +180,10 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
     cases = [
         (["sweep", "no-such-sweep"], "unknown sweep 'no-such-sweep'"),
         (["sweep", str(tmp_path / "missing.yaml")], "does not exist"),
-        (["sweep", str(good), "--num-samples", "0", *common], "bad --num-samples 0"),
-        (["sweep", str(good), "--gpus-per-trial", "-1", *common], "bad --gpus-per-trial -1"),
-        (["sweep", str(good), "--cpus-per-trial", "0", *common], "bad --cpus-per-trial 0"),
-        (["sweep", str(good), "--max-concurrent", "0", *common], "bad --max-concurrent 0"),
+        (["sweep", str(good), "--num-samples", "0", *common], "--num-samples 0: num_samples: expected an integer >= 1"),
+        (["sweep", str(good), "--gpus-per-trial", "-1", *common], "--gpus-per-trial -1: resources.gpu: expected a number >= 0"),
+        (["sweep", str(good), "--cpus-per-trial", "0", *common], "--cpus-per-trial 0: resources.cpu: expected a number > 0"),
+        (["sweep", str(good), "--max-concurrent", "0", *common], "--max-concurrent 0: max_concurrent: expected an integer >= 1"),
         (["sweep", str(good), "--cpus-per-trial", "4096", *common], "this machine has"),
         (["sweep", str(good), "--set", "optim.lrr=1", *common], "unknown config key 'optim.lrr'"),
         (["sweep", str(good), "--set", "optim.lr", *common], "malformed --set 'optim.lr'"),
@@ -197,7 +196,7 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         (["sweep", str(good), "--resume", "--set", "optim.lr=0.1", *common], "--set can't change a sweep on --resume"),
         (["sweep", str(good), "--num-samples", "two", *common], "--num-samples"),
         (["sweep", str(good), "--bogus-flag", *common], "--bogus-flag"),
-        (["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common], "shorter than the ASHA grace period"),
+        (["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common], "--set train.epochs=1: scheduler.grace_period: 2 epochs is past the budget"),
         (["sweep", "dcgan-mnist", "--set", "train.steps=500", *common], "counts in epochs"),
         (["results", str(tmp_path / "nope")], "does not exist"),
         (["results", str(tmp_path)], "no leaderboard.json"),
@@ -208,6 +207,51 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         assert_one_line_error(result, fragment)
     assert not ray.is_initialized() and ray_sessions() == before
     assert not storage.exists()
+
+
+def test_a_huge_sweep_is_refused_at_once_by_the_trial_cap(tmp_path):
+    """num_samples: 1000000000 is counted, never expanded: one line naming the product and the way out."""
+    path = write_sweep(tmp_path, "huge", families=["gan", "vae"], repeats=2, num_samples=1_000_000_000)
+    result = invoke(["sweep", str(path), "--storage", str(tmp_path / "store")])
+    assert_one_line_error(result, "num_samples", "1,000,000,000 num_samples x 2 families x 1 grid points x 2 seeds",
+                          "4,000,000,000 trials", "limit of 10,000", "max_trials", "--max-trials")
+    assert not (tmp_path / "store").exists()
+    # the cap is the file's (or the flag's) to raise, and it counts exactly
+    spec = load_sweep(str(write_sweep(tmp_path, "cap", families=["gan", "vae"], num_samples=3, max_trials=6)))
+    assert spec.num_trials() == 6
+    with pytest.raises(GVError, match="with --max-trials 5: num_samples: .* = 6 trials, over the limit of 5"):
+        apply_overrides(spec, max_trials=5)
+    assert apply_overrides(spec, max_trials=6).num_trials() == 6
+
+
+def test_overrides_go_through_the_sweep_files_own_validator(tmp_path):
+    spec = load_sweep("dcgan-mnist")
+    # a pinned budget below the ASHA grace period: the same rule and words as in a file
+    with pytest.raises(GVError, match=r"dcgan-mnist.yaml with --set train.epochs=1: scheduler.grace_period: .* past the budget"):
+        apply_overrides(spec, sets=["train.epochs=1"])
+    # pinning the only searched key of a file empties its search space, which is fine for a pin
+    pinned = apply_overrides(load_sweep("dcgan-mnist"), sets=[f"{key}=0.5" if key.endswith("beta1") else f"{key}=0.001"
+                                                             for key in spec.search if key.startswith("optim.")])
+    assert not any(key.startswith("optim.") for key in pinned.search)
+    # the original spec is not modified by overrides
+    assert load_sweep("dcgan-mnist").to_dict() == spec.to_dict()
+
+
+@pytest.mark.parametrize("storage_kind", ["file", "under-a-file", "ftp-uri"])
+def test_bad_storage_is_refused_before_ray_with_nothing_written(tmp_path, storage_kind):
+    import ray
+
+    good = write_sweep(tmp_path, "good")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a directory")
+    storage, fragment = {"file": (str(a_file), "is a file, not a directory"),
+                         "under-a-file": (str(a_file / "sweeps"), "is a file, so no directory can be made under it"),
+                         "ftp-uri": ("ftp://example.org/sweeps", "can't write sweeps to 'ftp://'")}[storage_kind]
+    before = ray_sessions()
+    result = invoke(["sweep", str(good), "--storage", storage])
+    assert_one_line_error(result, f"bad --storage '{storage}'", fragment)
+    assert not ray.is_initialized() and ray_sessions() == before
+    assert a_file.read_text() == "not a directory" and sorted(p.name for p in tmp_path.iterdir()) == ["good.yaml", "notes.txt"]
 
 
 def test_existing_sweep_dir_without_resume_is_refused(tmp_path):
@@ -267,8 +311,8 @@ def test_every_family_reports_the_losses_sweeps_validate_against():
         cfg = Config(family=name)
         model = build_model(resolve_config(cfg))
         out = model.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10, model.make_optimizers())
-        assert tuple(out) == REPORTED_LOSSES[spec.kind], name
-        assert OBJECTIVE_LOSS[spec.kind] in out
+        assert tuple(out) == spec.reported_losses, name
+        assert spec.objective_loss in out
 
 
 def _tiny(family: str, lr: float, steps: int) -> Config:

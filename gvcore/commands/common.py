@@ -16,11 +16,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(message: str) -> None:
-    """Print a one-line error and exit 2 (for use inside commands)."""
-    raise GVError(message)
-
-
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 

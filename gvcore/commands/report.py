@@ -187,7 +187,7 @@ def report_cmd(
         value = fam["value"]
         console.print(f"  {family:6} {metric} {value:.4g}  ({fam['sweep']} / {fam['trial_id']})")
     if wandb or wandb_report:
-        from ..report_wandb import create_wandb_report, log_report
+        from ..report.to_wandb import create_wandb_report, log_report
 
         group = "+".join(data["sweeps"])
         if mode == "disabled":

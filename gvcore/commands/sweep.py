@@ -174,10 +174,37 @@ def resolve_wandb_mode(requested: str) -> tuple[str, str]:
 # --- sweep directories --------------------------------------------------------------------------
 
 
+# URI schemes Ray Tune's storage layer (pyarrow.fs) can write sweep directories to.
+STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
+
+
 def _storage_root(storage: str) -> str:
+    """The --storage root, checked before Ray starts: a scheme gv can write, or a local directory
+    (existing or creatable) that is not a file."""
     if leaderboard.is_uri(storage):
+        scheme = urlparse(storage).scheme.lower()
+        if scheme not in STORAGE_SCHEMES:
+            raise GVError(f"bad --storage '{storage}': gv can't write sweeps to '{scheme}://'; use a local or shared "
+                          f"path, or a URI with one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
+        if scheme != "file":
+            return storage.rstrip("/")
+        _check_local_storage(storage, Path(urlparse(storage).path))
         return storage.rstrip("/")
-    return str(Path(storage).expanduser().resolve())
+    root = Path(storage).expanduser().resolve()
+    _check_local_storage(storage, root)
+    return str(root)
+
+
+def _check_local_storage(storage: str, root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise GVError(f"bad --storage '{storage}': it is a file, not a directory; pass a directory "
+                      f"(sweeps go into --storage/NAME), e.g. --storage {DEFAULT_STORAGE}")
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise GVError(f"bad --storage '{storage}': '{existing}' is a file, so no directory can be made under it; "
+                      "pass a directory path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GVError(f"bad --storage '{storage}': '{existing}' is not writable by you; pass a directory you can write")
 
 
 def _exists(directory: str, name: str) -> bool:
@@ -248,6 +275,7 @@ def sweep_cmd(
     wandb_project: Annotated[str, typer.Option("--wandb-project", help="W&B project.")] = DEFAULT_WANDB_PROJECT,
     wandb_entity: Annotated[Optional[str], typer.Option("--wandb-entity", help="W&B entity (user or team).")] = None,
     wandb_mode: Annotated[str, typer.Option("--wandb-mode", help="auto (online when logged in, else offline), online, offline or disabled.")] = "auto",
+    max_trials: Annotated[Optional[int], typer.Option("--max-trials", help="Refuse sweeps that expand to more trials than this (default from the sweep file, else 10,000).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted sweep (same --storage / --name): unfinished trials continue from their checkpoints.")] = False,
     overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Pin a config key for every trial: --set optim.lr=1e-3 (repeatable; see `gv config`).")] = None,
 ) -> None:
@@ -259,7 +287,7 @@ def sweep_cmd(
     if resume:
         changed = [flag for flag, value in (("--num-samples", num_samples), ("--max-concurrent", max_concurrent),
                                             ("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial),
-                                            ("--set", overrides)) if value]
+                                            ("--max-trials", max_trials), ("--set", overrides)) if value]
         if changed:
             raise GVError(f"{changed[0]} can't change a sweep on --resume: drop it, or start a new sweep with --name")
         spec, sweep_dir = _resumable(sweep, root, name)
@@ -269,7 +297,8 @@ def sweep_cmd(
         on_this_machine = address is None and not os.environ.get("RAY_ADDRESS")
         spec, trials, run_name, sweep_dir = _new_sweep(sweep, root, name, on_this_machine, num_samples=num_samples,
                                                        max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
-                                                       gpus_per_trial=gpus_per_trial, sets=overrides or [])
+                                                       gpus_per_trial=gpus_per_trial, max_trials=max_trials,
+                                                       sets=overrides or [])
     from ..ray_adapter import SweepRequest, WandbSettings, check_address, run_sweep
 
     on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))

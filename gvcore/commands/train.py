@@ -12,11 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..config import Config, apply_overrides, valid_keys, get_value
+from ..config import DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
 from ..errors import GVError
 from .common import console, err_console
 
 app = typer.Typer()
+# The defaults the help texts quote, read from the config itself (one place per fact).
+DEFAULTS = Config()
 
 FamilyArg = Annotated[str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")]
@@ -129,10 +131,10 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
 def train_cmd(
     family: FamilyArg,
     dataset: DatasetOpt = "mnist-5k",
-    epochs: Annotated[Optional[int], typer.Option(help="Training budget in epochs (default 10).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=f"Training budget in epochs (default {DEFAULT_EPOCHS}).")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training budget in optimizer steps (instead of --epochs).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Minibatch size (default 64).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help=f"Minibatch size (default {DEFAULTS.train.batch_size}).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {DEFAULTS.optim.lr:g}).")] = None,
     latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default 100 for GANs, 20 for VAEs).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same CPU: same losses).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,

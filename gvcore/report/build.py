@@ -1,0 +1,82 @@
+"""`gv report`: the best checkpoint of every family, side by side -> report.html, report.json and
+the PNG figures in ``--out``."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import GVError
+from .figures import curves_figures, make_figures, sensitivity_figure
+from .page import render_html, table_columns
+from .trials import Entry, checkpoint_file, load_sweep, metric_mode, pick_best, row_value
+
+
+def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", eval_samples: int = 10_000,
+                 device: str = "cpu", progress=None) -> dict[str, Any]:
+    """Write report.html, report.json and the figures into ``out``; returns the report.json data."""
+    from ..trainer import load_model
+
+    mode = metric_mode(metric)
+    docs = [load_sweep(Path(d)) for d in sweep_dirs]
+    rows = [row for doc in docs for row in doc["rows"]]
+    if not rows:
+        raise GVError(f"the sweeps {', '.join(map(str, sweep_dirs))} have no trials yet")
+    best_rows = pick_best(rows, metric, mode)
+    if not best_rows:
+        raise GVError(f"no trial in {', '.join(map(str, sweep_dirs))} has a finite {metric} and a checkpoint on disk: "
+                      "pick another --metric (see `gv results`) or let the sweep finish")
+    step = progress or (lambda text: None)
+    entries: list[Entry] = []
+    for family, row in best_rows.items():
+        step(f"{family}: loading the best checkpoint")
+        file = checkpoint_file(row)
+        assert file is not None
+        model, cfg, _ = load_model(file, device)
+        entry = Entry(family, row["sweep"], row, row_value(row, metric), model, cfg, file)
+        # Every metric, from the sweep's final evaluation of this checkpoint when it ran, else now.
+        full = row.get("final") or {}
+        if not full:
+            step(f"{family}: evaluating {eval_samples} samples with every metric")
+            from ..metrics import evaluate_model
+
+            full = evaluate_model(model, cfg, eval_samples)
+            entry.notes["evaluated_samples"] = eval_samples
+        else:
+            entry.notes["evaluated_samples"] = row.get("final_samples")
+        entry.metrics = {f"eval/{k}": v for k, v in full.items()}
+        entry.metrics["parameters"] = sum(model.parameter_counts().values())
+        entry.metrics["wall_time_s"] = row.get("wall_time_s")
+        entry.metrics["steps_to_best"] = row.get("best_step")
+        step(f"{family}: samples and interpolations")
+        make_figures(entry, out)
+        entries.append(entry)
+
+    step("sensitivity and training curves")
+    sensitivity_png = out / "figures" / "sensitivity.png"
+    sensitivity = sensitivity_figure(rows, metric, mode, sensitivity_png)
+    curves = curves_figures(entries, metric, out)
+    columns = table_columns(entries)
+    sweeps = [doc.get("sweep") or Path(d).name for doc, d in zip(docs, sweep_dirs)]
+    title = f"gv report: {', '.join(sweeps)}"
+    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.html").write_text(page)
+    data = {
+        "title": title, "sweeps": sweeps, "sweep_dirs": [str(d) for d in sweep_dirs], "metric": metric, "mode": mode,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "families": {
+            e.family: {"sweep": e.sweep, "trial_id": e.row.get("trial_id"), "checkpoint": str(e.checkpoint),
+                       "value": e.value, "config": e.row.get("config"), "metrics": e.metrics,
+                       "figures": {k: os.path.relpath(v, out) for k, v in e.figures.items()}, "notes": e.notes}
+            for e in entries
+        },
+        "sensitivity": sensitivity,
+        "figures": {"sensitivity": os.path.relpath(sensitivity_png, out),
+                    **{k: os.path.relpath(v, out) for k, v in curves.items()}},
+    }
+    (out / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return data

@@ -1,0 +1,164 @@
+"""report.html: one self-contained page (every image embedded, every name escaped) with the metrics
+table, the figures and the sensitivity table."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .trials import Entry
+
+
+# The metrics table's column order: quality first, then diversity, then the family-specific ones.
+TABLE_ORDER = ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "classes_covered",
+               "class_kl", "mode_collapse", "label_acc", "nelbo", "nelbo_recon", "nelbo_kl", "iw_nll")
+
+
+def table_columns(entries: list[Entry]) -> list[str]:
+    keys = {k.split("/", 1)[1] for e in entries for k in e.metrics if k.startswith("eval/")}
+    # Spreads (kid_std, ...) are shown inside their metric's cell; per-class shares
+    # (class_frac/<c>) stay in report.json: ten columns would drown the table.
+    shown = [k for k in TABLE_ORDER if k in keys]
+    shown += sorted(k for k in keys if k not in TABLE_ORDER and "/" not in k and not k.endswith("_std"))
+    return [f"eval/{k}" for k in shown]
+
+
+def best_in_column(entries: list[Entry], column: str) -> set[str]:
+    """Families holding the best value of a column (ties included); none for directionless columns."""
+    from ..metrics import DIRECTION
+
+    mode = DIRECTION.get(column.split("/", 1)[1]) if column.startswith("eval/") else \
+        {"parameters": None, "wall_time_s": "min", "steps_to_best": "min"}.get(column)
+    values = {e.family: e.metrics.get(column) for e in entries}
+    finite = {f: v for f, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    if mode is None or len(finite) < 2:
+        return set()
+    target = min(finite.values()) if mode == "min" else max(finite.values())
+    return {f for f, v in finite.items() if v == target}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == int(value) and abs(value) >= 1000:
+            return f"{int(value):,}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1400px;color:#1d1d1f;padding:0 16px}
+h1{margin-bottom:4px} h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#666;font-size:14px}
+table{border-collapse:collapse;font-size:13px;margin-top:8px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right} th{background:#f4f4f6}
+td.name,th.name{text-align:left}
+td.best{background:#d9f2d9;font-weight:700}
+td.trial{white-space:nowrap} .sd{color:#777;font-size:11px;font-weight:400;white-space:nowrap}
+th{max-width:90px}
+.scroll{overflow-x:auto}
+.cards{display:flex;flex-wrap:wrap;gap:18px}
+.card{border:1px solid #e2e2e2;border-radius:8px;padding:10px;background:#fafafa}
+.card h3{margin:0 0 6px 0;font-size:15px}
+.card p{margin:6px 0 0 0;font-size:12px;color:#555;max-width:420px}
+img.pixel{image-rendering:pixelated}
+.strip{margin:8px 0 14px 0}
+.strip .label{font-size:13px;font-weight:600}
+"""
+
+
+def _img(path: str, alt: str, width: int | None = None, pixel: bool = True) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    size = f' width="{width}"' if width else ""
+    cls = ' class="pixel"' if pixel else ""
+    return f'<img{cls} src="data:image/png;base64,{data}" alt="{html.escape(alt)}"{size}>'
+
+
+def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: list[Entry], columns: list[str],
+                sensitivity_png: str | None, sensitivity: dict[str, Any], curves: dict[str, str]) -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+             f"<style>{CSS}</style></head><body>"]
+    parts.append(f"<h1>{e(title)}</h1><p class='meta'>sweeps: {e(', '.join(sweeps))} &middot; best checkpoint of each "
+                 f"family by <b>{e(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better) &middot; "
+                 f"generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} by gv</p>")
+
+    # Metrics table, best per column highlighted.
+    extra = ["parameters", "wall_time_s", "steps_to_best"]
+    best = {c: best_in_column(entries, c) for c in columns + extra}
+    parts.append("<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
+                 # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
+                 + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)
+                 + "<th>parameters</th><th>wall time (s)</th><th>steps to best</th></tr>")
+    for entry in entries:
+        cells = [f"<td class='name'><b>{e(entry.family)}</b></td>",
+                 f"<td class='name trial'>{e(str(entry.row.get('trial_id', '')))}"
+                 # Which sweep, when there is more than one (else the heading already says it).
+                 + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "") + "</td>"]
+        for column in columns + extra:
+            cls = " class='best'" if entry.family in best[column] else ""
+            value = entry.metrics.get(column)
+            text = _fmt(bool(value) if column == "eval/mode_collapse" and value is not None else value)
+            spread = entry.metrics.get(f"{column}_std")
+            text = e(text)
+            if isinstance(spread, float) and math.isfinite(spread) and value is not None:
+                text += f"<br><span class='sd'>± {e(_fmt(spread))}</span>"
+            cells.append(f"<td{cls}>{text}</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</table></div><p class='meta'>Sample metrics on generated images in the domain classifier's feature "
+                 "space (see `gv eval`); green: best in its column.</p>")
+
+    def cards(kind: str, heading: str, anchor: str, blurb: str, width: int | None = None) -> None:
+        shown = [en for en in entries if kind in en.figures]
+        if not shown:
+            return
+        parts.append(f"<h2 id='{anchor}'>{e(heading)}</h2><p class='meta'>{e(blurb)}</p><div class='cards'>")
+        for en in shown:
+            note = en.notes.get(kind)
+            if isinstance(note, dict):
+                note = (f"endpoints by {note['method']}; endpoint MSE "
+                        + ", ".join(f"{v:.4f}" for v in note["endpoint_mse"])
+                        + " (random latent: " + ", ".join(f"{v:.4f}" for v in note["random_latent_mse"]) + ")")
+            parts.append(f"<div class='card'><h3>{e(en.family)}</h3>{_img(en.figures[kind], f'{en.family} {heading}', width)}"
+                         + (f"<p>{e(str(note))}</p>" if note else "") + "</div>")
+        parts.append("</div>")
+
+    cards("samples", "Samples", "samples", "8x8 samples from one shared noise seed (conditional families: one row "
+          "per class, the same noise in every column).", 300)
+    cards("latent", "Latent interpolation", "latent", "Spherical interpolation between the same two latent points "
+          "for every family of the same latent size, 10 steps.", 420)
+    cards("classes", "Class-to-class interpolation", "classes", "Fixed noise, the one-hot label blended from one "
+          "class to another.", 420)
+    cards("real", "Real image to real image", "real", "The same two held-out real images (first and last column) "
+          "for every family: VAE endpoints from the encoder, GAN endpoints by latent optimisation (GAN "
+          "inversion). The endpoint error shows how well each family reaches real data.", 500)
+
+    if sensitivity_png:
+        parts.append("<h2 id='sensitivity'>Hyperparameter sensitivity</h2><p class='meta'>The metric over all trials "
+                     "of each family: a wide box means the family is hard to tune (Lucic et al. 2018).</p>"
+                     + _img(sensitivity_png, "sensitivity plot", None, pixel=False))
+        parts.append("<table><tr><th class='name'>family</th><th>trials</th><th>scored</th><th>diverged / error</th>"
+                     "<th>best</th><th>median</th><th>worst</th></tr>")
+        for family, s in sensitivity.items():
+            parts.append(f"<tr><td class='name'>{e(family)}</td>" + "".join(
+                f"<td>{e(_fmt(s[k]))}</td>" for k in ("trials", "scored", "diverged_or_error", "best", "median", "worst"))
+                + "</tr>")
+        parts.append("</table>")
+    if curves:
+        parts.append("<h2 id='curves'>Training curves</h2>")
+        for key in ("metric", "losses"):
+            if key in curves:
+                parts.append(f"<div class='strip'>{_img(curves[key], f'{key} curves', None, pixel=False)}</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

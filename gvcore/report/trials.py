@@ -1,0 +1,91 @@
+"""Which trials a report shows: every sweep's rows, each family's best trial by a metric, and
+that trial's best checkpoint on disk (never its latest, which the metrics don't describe)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import GVError
+from ..families import FAMILIES, GenerativeModel
+
+
+@dataclass
+class Entry:
+    """The best trial of one family."""
+
+    family: str
+    sweep: str
+    row: dict[str, Any]
+    value: float | None
+    model: GenerativeModel
+    config: Config
+    checkpoint: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def load_sweep(directory: Path) -> dict[str, Any]:
+    """A sweep's leaderboard document, each row tagged with its sweep's name and folder."""
+    from ..leaderboard import read
+
+    doc = read(directory)
+    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name, sweep_dir=str(directory))
+                   for row in doc["rows"]]
+    return doc
+
+
+def metric_mode(metric: str) -> str:
+    """'min' or 'max' for a leaderboard metric (eval/<key> from the registry; losses: min)."""
+    from ..metrics import DIRECTION
+
+    key = metric.split("/", 1)[1] if metric.startswith("eval/") else metric
+    mode = DIRECTION.get(key, "min" if not metric.startswith("eval/") else None)
+    if mode is None:
+        raise GVError(f"metric '{metric}' has no better side to rank by: use e.g. eval/fid, eval/kid or eval/precision")
+    return mode
+
+
+def row_value(row: dict[str, Any], metric: str) -> float | None:
+    """A trial's value of ``metric``: its best value when it is the sweep metric, else the value
+    recorded with its best checkpoint (the final full evaluation included)."""
+    value = row.get("best_metric") if row.get("metric") == metric else (row.get("metrics") or {}).get(metric)
+    if value is None and metric.startswith("eval/"):
+        value = (row.get("final") or {}).get(metric.removeprefix("eval/"))
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def checkpoint_file(row: dict[str, Any]) -> Path | None:
+    """The trial's best checkpoint on disk -- never its latest one, which the metrics don't describe.
+    A sweep dir that was moved or copied still works: the checkpoint is looked for under it too."""
+    from ..checkpoint import CHECKPOINT_NAME
+
+    best = row.get("best_checkpoint")
+    if best and best.startswith("file://"):
+        best = best[len("file://"):]
+    if not best or "://" in best:
+        return None  # in cloud storage (s3://, gs://): sync the sweep dir to disk and report on that
+    candidates = [Path(best)]
+    if row.get("sweep_dir"):
+        candidates.append(Path(row["sweep_dir"]) / Path(best).parent.name / Path(best).name)
+    for path in candidates:
+        if (path / CHECKPOINT_NAME).is_file():
+            return path / CHECKPOINT_NAME
+    return None
+
+
+def pick_best(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, dict[str, Any]]:
+    """family -> the row with the best value of ``metric`` that still has a checkpoint on disk."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        value = row_value(row, metric)
+        if value is None or row.get("status") in ("diverged", "error") or checkpoint_file(row) is None:
+            continue
+        current = best.get(row["family"])
+        if current is None or (value < row_value(current, metric) if mode == "min" else value > row_value(current, metric)):
+            best[row["family"]] = row
+    return dict(sorted(best.items(), key=lambda kv: list(FAMILIES).index(kv[0]) if kv[0] in FAMILIES else 99))
