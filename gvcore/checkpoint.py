@@ -19,6 +19,7 @@ import torch
 
 from .config import Config
 from .errors import GVError
+from .rundir import atomic_path
 
 FORMAT = "gv-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -51,9 +52,8 @@ def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, optimize
         "rng": rng_state(),
         "extra": extra or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
@@ -80,4 +80,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def config_of(payload: dict[str, Any]) -> Config:
-    return Config.from_dict(json.loads(payload["config"]))
+    """The config a checkpoint was trained with; a damaged one is a GVError, not a traceback."""
+    try:
+        return Config.from_dict(json.loads(payload["config"]))
+    except GVError as exc:
+        raise GVError(f"checkpoint holds a config this gv can't use ({exc}); pass a checkpoint gv wrote") from None
+    except (KeyError, TypeError, ValueError):
+        raise GVError("checkpoint has no readable config: it is damaged or was not written by gv") from None

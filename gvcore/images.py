@@ -9,6 +9,7 @@ import torch
 from torchvision.utils import make_grid
 
 from .data import to_uint8
+from .rundir import atomic_path
 
 
 def grid_tensor(images: torch.Tensor, nrow: int, padding: int = 2) -> torch.Tensor:
@@ -28,9 +29,8 @@ def save_png(array_hwc: torch.Tensor, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arr = array_hwc.numpy()
     img = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr, mode="L" if arr.shape[2] == 1 else "RGB")
-    tmp = path.with_name(path.name + ".tmp.png")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path
 
 

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import rundir
 from .errors import GVError
 
 LEADERBOARD_JSON = "leaderboard.json"
@@ -166,12 +167,7 @@ def write_text(directory: str | os.PathLike, name: str, text: str) -> str:
         with fs.open_output_stream(f"{base.rstrip('/')}/{name}") as out:
             out.write(text.encode())
         return f"{str(directory).rstrip('/')}/{name}"
-    path = Path(directory) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return str(path)
+    return str(rundir.write_text(Path(directory) / name, text))
 
 
 def read_text(directory: str | os.PathLike, name: str) -> str | None:
@@ -186,7 +182,12 @@ def read_text(directory: str | os.PathLike, name: str) -> str | None:
         with fs.open_input_stream(path) as stream:
             return stream.read().decode()
     path = Path(directory) / name
-    return path.read_text() if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GVError(f"'{path}' is unreadable ({type(exc).__name__}): it is damaged or not gv's") from None
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

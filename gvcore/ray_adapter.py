@@ -30,6 +30,7 @@ from . import leaderboard, trial
 from .errors import GVError
 from .families import resolve_config
 from .leaderboard import RESTORED_KEY, STATUS_KEY
+from .rundir import last_logged
 from .sweep import Dimension, SweepSpec, trial_config, trial_dirname
 
 # How often the live leaderboard in the sweep directory is rewritten while trials run (seconds).
@@ -554,7 +555,7 @@ class LiveView(tune.Callback):
         """Trials report at evals only (minutes apart for DCGAN on a CPU); between reports the live
         table reads step, losses and images/s from the run's metrics.jsonl, written every
         train.log_every steps -- possible where the sweep dir is a local or shared filesystem."""
-        logged = trial.last_logged(Path(self.sweep_dir) / trial_dirname(row["family"], row["trial_id"]) / "run")
+        logged = last_logged(Path(self.sweep_dir) / trial_dirname(row["family"], row["trial_id"]) / "run")
         if logged.get("step", 0) > row["step"]:
             row["step"] = logged["step"]
             row["latest"] = {**row["latest"], **logged}

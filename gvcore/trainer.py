@@ -16,7 +16,6 @@ Run directory::
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import platform
@@ -35,6 +34,7 @@ from .data import load_dataset
 from .errors import GVError
 from .families import GenerativeModel, build_model, get_family, resolve_config
 from .images import grid_labels, save_grid
+from .rundir import CONFIG_FILE, RESULT_FILE, SAMPLES_DIR, MetricsWriter, read_json, truncate_metrics, write_json
 
 Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
 
@@ -129,20 +129,6 @@ def checkpoint_path(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
-def _truncate_metrics(path: Path, after_step: int) -> None:
-    """Drop log lines past a checkpoint, so a resumed run's history has no duplicate steps."""
-    if not path.is_file():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= after_step]
-    path.write_text("".join(ln + "\n" for ln in keep))
-
-
 EVAL_MIN_IMAGES = 10_000
 
 
@@ -205,11 +191,11 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
         restore_rng_state(payload["rng"])
         step = int(payload["step"])
         wall_before = float(payload["extra"].get("wall_time", 0.0))
-        _truncate_metrics(run_dir / "metrics.jsonl", step)
+        truncate_metrics(run_dir, step)
     run_dir.mkdir(parents=True, exist_ok=True)
-    info_file = run_dir / "config.json"
-    created = json.loads(info_file.read_text()).get("created") if payload is not None and info_file.is_file() else None
-    _write_json(info_file, {
+    info_file = run_dir / CONFIG_FILE
+    created = (read_json(info_file) or {}).get("created") if payload is not None else None
+    write_json(info_file, {
         "config": cfg.to_dict(),
         "family": {"name": spec.name, "kind": spec.kind, "conditional": spec.conditional,
                    "loss": spec.loss, "reference": spec.reference},
@@ -228,7 +214,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     grid_z = model.sample_latent(64 if grid_y is None else grid_y.shape[0], torch.Generator().manual_seed(t.seed + 1))
 
     # --- 5. the loop --------------------------------------------------------------------------
-    metrics_file = (run_dir / "metrics.jsonl").open("a")
+    metrics_file = MetricsWriter(run_dir)
     start = time.perf_counter()
     window_start, window_steps = start, 0
     sums: dict[str, torch.Tensor] = {}
@@ -242,9 +228,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     def elapsed() -> float:
         return wall_before + time.perf_counter() - start
 
-    def log_line(obj: dict[str, Any]) -> None:
-        metrics_file.write(json.dumps(obj) + "\n")
-        metrics_file.flush()
+    log_line = metrics_file.append
 
     try:
         while step < total_steps:
@@ -288,7 +272,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                         model.eval()
                         with torch.no_grad():
                             grid = model.generate(grid_z, grid_y)
-                        samples_png = save_grid(grid, run_dir / "samples" / f"step-{step:07d}.png", nrow=8)
+                        samples_png = save_grid(grid, run_dir / SAMPLES_DIR / f"step-{step:07d}.png", nrow=8)
                         metrics = evaluator(model, step) if evaluator else {}
                     finally:
                         model.train()
@@ -309,7 +293,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
 
     result = RunResult(status, run_dir, step, total_steps, elapsed(), images_per_s, losses, metrics,
                        last_ckpt, message)
-    _write_json(run_dir / "result.json", result.to_dict())
+    write_json(run_dir / RESULT_FILE, result.to_dict())
     return result
 
 

@@ -7,7 +7,6 @@ events into the flat result dicts Tune records.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
 from .config import Config
 from .families import build_model, get_family, resolve_config
 from .leaderboard import MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
+from .rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
 from .trainer import EvalEvent, RunResult, checkpoint_path
 
 # Keys PBT may change between a donor's checkpoint and the trial that continues from it; anything
@@ -41,9 +41,8 @@ def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) 
     source = Path(checkpoint_dir) / CHECKPOINT_NAME
     target = checkpoint_path(run_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".restore.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
     return adopt_hyperparameters(target, config)
 
 
@@ -81,9 +80,8 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
             saved_group.update({k: v for k, v in fresh_group.items() if k != "params"})
     wanted.train.epochs, wanted.train.steps = config.train.epochs, config.train.steps
     payload["config"] = wanted.to_json()
-    tmp = checkpoint_file.with_name(checkpoint_file.name + ".adopt.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, checkpoint_file)
+    with atomic_path(checkpoint_file) as tmp:
+        torch.save(payload, tmp)
     return int(payload["step"])
 
 
@@ -114,39 +112,16 @@ def eval_result(event: EvalEvent, config: Config, run_dir: Path, restored_from: 
 
 def logged_values(run_dir: Path, step: int) -> dict[str, Any]:
     """The losses and eval metrics metrics.jsonl holds for ``step`` (with loss/objective), or {}."""
-    path = run_dir / "metrics.jsonl"
-    config_file = run_dir / "config.json"
-    if not path.is_file() or not config_file.is_file():
+    info = read_json(run_dir / CONFIG_FILE)
+    if info is None or not isinstance(info.get("config"), dict):
         return {}
     values: dict[str, Any] = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line) if line.strip() else {}
+    for record in read_metrics(run_dir):
         if record.get("step") == step:
             values.update({k: v for k, v in record.items() if k.startswith(("loss/", "eval/")) or k in ("d_real", "d_fake")})
     if values:
-        cfg = Config.from_dict(json.loads(config_file.read_text())["config"])
-        values["loss/objective"] = objective(cfg, values)
+        values["loss/objective"] = objective(Config.from_dict(info["config"]), values)
     return values
-
-
-def last_logged(run_dir: Path, tail_bytes: int = 4096) -> dict[str, Any]:
-    """The newest loss line of a run's metrics.jsonl ({} if none yet): read from the file's end,
-    so a live view can poll it cheaply while the trainer appends."""
-    path = run_dir / "metrics.jsonl"
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - tail_bytes))
-            lines = fh.read().decode(errors="replace").splitlines()
-    except OSError:
-        return {}
-    for line in reversed(lines):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the partial first line of the tail, or a line being written
-        if "images_per_s" in record:
-            return record
-    return {}
 
 
 def final_result(result: RunResult, last: dict[str, Any] | None, metric: str, run_dir: Path,

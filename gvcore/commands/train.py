@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from ..config import DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
 from ..errors import GVError
+from ..rundir import atomic_path
 from .common import console, err_console
 
 app = typer.Typer()
@@ -225,9 +225,8 @@ def sample_cmd(
         arrays = {"images": to_nhwc_uint8(images).numpy()}
         if y is not None:
             arrays["labels"] = y.numpy().astype(np.int64)
-        tmp = out.with_name(out.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp, tmp.open("wb") as fh:  # a file object: numpy adds no ".npz"
+            np.savez_compressed(fh, **arrays)
     else:
         if y is not None:
             # One row per class; rows a sample short are padded with blank (white) cells.

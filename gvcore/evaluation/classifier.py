@@ -30,6 +30,7 @@ from torch import nn
 
 from ..data import get_spec, load_dataset, to_unit_range
 from ..errors import GVError
+from ..rundir import atomic_path
 
 # Bump when the net or its training recipe changes: older cached classifiers are then ignored
 # (their folder name no longer matches), so metrics never mix two feature spaces.
@@ -120,14 +121,9 @@ def entry_dir(dataset: str, image_size: int = 0, cache_dir: str | os.PathLike | 
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp name in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    """torch.save through gv's one atomic writer: readers (parallel trials) never see half a file."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def acquire_lock(folder: Path, holder: str):

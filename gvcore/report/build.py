@@ -3,13 +3,13 @@ the PNG figures in ``--out``."""
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import GVError
+from ..rundir import write_json, write_text
 from .figures import curves_figures, make_figures, sensitivity_figure
 from .page import render_html, table_columns
 from .trials import Entry, checkpoint_file, load_sweep, metric_mode, pick_best, row_value
@@ -64,7 +64,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     title = f"gv report: {', '.join(sweeps)}"
     page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.html").write_text(page)
+    write_text(out / "report.html", page)
     data = {
         "title": title, "sweeps": sweeps, "sweep_dirs": [str(d) for d in sweep_dirs], "metric": metric, "mode": mode,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -78,5 +78,5 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         "figures": {"sensitivity": os.path.relpath(sensitivity_png, out),
                     **{k: os.path.relpath(v, out) for k, v in curves.items()}},
     }
-    (out / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    write_json(out / "report.json", data)
     return data

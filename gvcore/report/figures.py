@@ -5,7 +5,6 @@ endpoints, and asked to reach the same two real test images."""
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..config import Config
 from ..families import FAMILIES, GenerativeModel
 from ..images import grid_labels, save_grid
 from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, random_latent_error, real_interpolation
+from ..rundir import atomic_path, read_metrics
 from .trials import Entry, row_value
 
 REPORT_SEED = 0
@@ -134,23 +134,15 @@ def sensitivity_figure(rows: list[dict[str, Any]], metric: str, mode: str, path:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return stats
 
 
 def _history(entry: Entry) -> list[dict[str, Any]]:
     run_dir = entry.row.get("run_dir")
-    file = Path(run_dir) / "metrics.jsonl" if run_dir else None
-    if file is None or not file.is_file():
-        return []
-    lines = []
-    for text in file.read_text().splitlines():
-        try:
-            lines.append(json.loads(text))
-        except ValueError:
-            continue
-    return lines
+    return read_metrics(run_dir) if run_dir else []
 
 
 def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, str]:
@@ -178,7 +170,8 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
         fig.suptitle("Training losses of the best trials")
         fig.tight_layout()
         path = out / "figures" / "losses.png"
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
         paths["losses"] = str(path)
     series = {e.family: [(ln["step"], ln[metric]) for ln in histories[e.family]
@@ -196,7 +189,8 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
         ax.grid(alpha=0.3)
         fig.tight_layout()
         path = out / "figures" / "metric.png"
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
         plt.close(fig)
         paths["metric"] = str(path)
     return paths
