@@ -34,7 +34,8 @@ HEAD_START_TIMEOUT_S = 300
 JOB_TIMEOUT_S = 540
 # Environment variables that would make the test depend on the machine it runs on.
 FOREIGN_ENV = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
-               "RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "WANDB_API_KEY", "PYTHONPATH")
+               "RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "WANDB_API_KEY",
+               "PYTHONPATH")
 MARKER = "GV_TEST_RAY_HEAD"  # set in the head's environment: every process of that cluster inherits it
 
 
