@@ -108,6 +108,12 @@ class Dimension:
             return rng.randrange(low_high[0], low_high[1])
         raise AssertionError(f"{self.kind} is not sampled")
 
+    def tune_spec(self) -> tuple[str, tuple[Any, ...]]:
+        """This distribution as Ray Tune's search-space call: (function name in ray.tune, its arguments)."""
+        if self.kind in ("choice", "grid"):
+            return ("choice", (list(self.values),))
+        return (self.kind, tuple(self.values))
+
     def to_yaml(self) -> dict[str, list[Any]]:
         return {self.kind: list(self.values)}
 
