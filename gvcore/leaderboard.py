@@ -10,7 +10,7 @@ dicts, so `gv results` reads them back without Ray::
     best checkpoint: every metric on final_eval_samples images; absent when it was off or failed)
 
 ``metrics`` holds every loss and eval/ value of the best report; ``final`` the full evaluation of
-the best checkpoint that ends a sweep (gvcore.ray_adapter.final_evaluation).
+the best checkpoint that ends a sweep (gvcore.tune.final_evaluation).
 """
 
 from __future__ import annotations

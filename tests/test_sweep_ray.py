@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_one_line_error
 from sweep_helpers import (FAKE_WANDB_KEY, files_containing, gv_subprocess, invoke, leaderboard_rows, trial_reports,
                            wandb_runs, write_sweep)
 
@@ -212,6 +214,9 @@ def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
     result = run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr", "--resume",
                      "--wandb-mode", "offline"])
     assert "resuming sweep intr" in result.stdout
+    # The live view that ran the resumed Tuner is this invocation's (not the copy Tune restored
+    # from tuner.pkl): the driver read the first trial's start from it.
+    assert re.search(r"until the first trial: [0-9.]+s", result.stdout), result.stdout
     rows = leaderboard_rows(sweep_dir)
     assert len(rows) == 2 and all(r["status"] == "done" and r["step"] == 240 for r in rows.values())
     finished_id = finished_dir.name.split("_", 1)[1]
@@ -236,3 +241,18 @@ def test_cloud_style_storage_uri_keeps_trial_artifacts_and_leaderboard(shared_ra
     trial_dir = tmp_path / "bucket" / "uri" / f"vae_{row['trial_id']}"
     assert (trial_dir / "run" / "samples" / "step-0000040.png").is_file()
     assert (Path(row["best_checkpoint"][len("file://"):]) / "checkpoint.pt").is_file()
+
+
+def test_resuming_a_sweep_saved_with_other_module_paths_is_a_one_line_error(shared_ray, tmp_path):
+    # Tune pickles gv's classes into tuner.pkl by module path; a sweep saved while they lived
+    # elsewhere (gvcore.ray_adapter, before gvcore/tune/) can't be unpickled, so it can't resume.
+    from gvcore.sweep import load_sweep
+
+    sweep_file = write_sweep(tmp_path, "old")
+    sweep_dir = tmp_path / "store" / "old"
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "sweep.json").write_text(json.dumps({"spec": load_sweep(str(sweep_file)).to_dict(), "name": "old"}))
+    (sweep_dir / "tuner.pkl").write_bytes(b"cgvcore.ray_adapter\nLiveView\n.")  # a pickled reference, as Tune's holds
+    result = invoke(["sweep", str(sweep_file), "--storage", str(tmp_path / "store"), "--name", "old", "--resume",
+                     "--wandb-mode", "disabled"])
+    assert_one_line_error(result, str(sweep_dir), "another gv version", "drop --resume")

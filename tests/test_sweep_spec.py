@@ -404,7 +404,7 @@ def test_nan_metric_everywhere_leaves_best_empty():
 def test_schedulers_count_in_the_budget_unit_and_pbt_stays_inside_its_bounds(tmp_path):
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 
-    from gvcore.ray_adapter import build_scheduler
+    from gvcore.tune import build_scheduler
 
     asha = build_scheduler(load_sweep(str(write_sweep(
         tmp_path, "asha", budget={"epochs": 6}, scheduler={"type": "asha", "grace_period": 2, "reduction_factor": 2}))))

@@ -1,7 +1,7 @@
 """`gv sweep`, `gv sweeps`, `gv results`: parallel sweeps on Ray Tune and their leaderboards.
 
 Everything a user can get wrong (the sweep file, the flags, the storage directory, the dataset) is
-checked here before Ray is imported; the Ray side lives in gvcore/ray_adapter.py.
+checked here before Ray is imported; the Ray side lives in gvcore/tune/.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _short_value(value: Any) -> str:
 
 
 def live_table(rows: list[dict[str, Any]], sweep_name: str, live: bool = True) -> Table:
-    """The table shown while a sweep runs (rows from gvcore.ray_adapter.LiveView)."""
+    """The table shown while a sweep runs (rows from gvcore.tune.live.LiveView)."""
     metric = rows[0]["metric"] if rows else "metric"
     counts: dict[str, int] = {}
     for row in rows:
@@ -299,7 +299,7 @@ def sweep_cmd(
                                                        max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
                                                        gpus_per_trial=gpus_per_trial, max_trials=max_trials,
                                                        sets=overrides or [])
-    from ..ray_adapter import SweepRequest, WandbSettings, check_address, run_sweep
+    from ..tune import SweepRequest, WandbSettings, check_address, run_sweep
 
     on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))
     if on_cluster:

@@ -1,7 +1,7 @@
 """Sharing a report through W&B: a run holding the report's figures and metrics table
 (``gv report --wandb``) and, online, a W&B Report built on it (``--wandb-report``).
 
-Trials log through Ray's W&B integration (gvcore/ray_adapter.py); a report is not a trial, so it
+Trials log through Ray's W&B integration (gvcore/tune/); a report is not a trial, so it
 is one plain wandb run of job type "report" in the sweep's group.
 """
 
