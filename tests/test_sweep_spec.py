@@ -350,7 +350,7 @@ def test_pbt_handover_continues_donor_weights_with_the_recipients_hyperparameter
 
 
 def test_fresh_trial_start_clears_an_earlier_attempt_and_the_live_view_reads_progress(tmp_path):
-    from gvcore.trial import last_logged
+    from gvcore.rundir import last_logged
 
     run = tmp_path / "run"
     assert last_logged(run) == {}
