@@ -13,9 +13,7 @@ rename, so a failed or concurrent load never leaves a half-written one.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import GVError
+from ..rundir import atomic_path
 from .fetch import describe, ensure_local
 
 if TYPE_CHECKING:
@@ -137,18 +136,10 @@ def read_cache(cache: Path, image_size: int) -> tuple[np.ndarray, np.ndarray] | 
 
 
 def write_cache(cache: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """The resized arrays, through gv's atomic writer (parallel trials may build the same cache at
+    once). A read-only data dir or a full disk only costs the cache: go on without it."""
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        # A unique temporary name: parallel trials may build the same cache at once.
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.stem + ".", suffix=".tmp")
-    except OSError:
-        return  # a read-only data dir: the cache only saves time, so go on without it
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(cache) as tmp, tmp.open("wb") as fh:  # a file object: numpy adds no ".npz"
             np.savez(fh, images=images, labels=labels)
-        os.replace(tmp, cache)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if not isinstance(exc, OSError):  # a full disk only costs the cache; anything else is real
-            raise
+    except OSError:
+        return
