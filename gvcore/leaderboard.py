@@ -1,35 +1,36 @@
-"""A sweep's leaderboard: one row per trial, ranked by the sweep metric, written as JSON and CSV.
+"""A sweep's leaderboard: one typed row per trial, ranked by the sweep metric, written as JSON and CSV.
 
-Rows are built from a trial's reported results (what the Ray adapter hands over) and are plain
-dicts, so `gv results` reads them back without Ray::
+Rows (:class:`LeaderboardRow`) are built from a trial's reported results (what gvcore/tune hands
+over), so `gv results`, `gv report` and `gv compare` read them back without Ray. ``metrics``
+holds every loss and eval/ value of the trial's best report; ``final`` the full evaluation of
+its best checkpoint that ends a sweep (every metric on ``final_samples`` images;
+gvcore.tune.final_evaluation).
 
-    rank, trial_id, family, status (done / diverged / error / stopped; running / pending while the
-    sweep runs), metric, mode, best_metric, best_step, step, total_steps, wall_time_s,
-    images_per_s, best_checkpoint, run_dir, node, restores (times continued from a checkpoint), error, config {dotted key: value},
-    metrics {name: value at the best report}, final {metric: value} (the full evaluation of the
-    best checkpoint: every metric on final_eval_samples images; absent when it was off or failed)
-
-``metrics`` holds every loss and eval/ value of the best report; ``final`` the full evaluation of
-the best checkpoint that ends a sweep (gvcore.tune.final_evaluation).
+``leaderboard.json`` carries a ``schema`` number. Schema 1 is gv 0.1.0's layout (no ``schema``
+key); every later gv reads every earlier schema (tests/data holds a real schema-1 file), and a
+file from a newer gv is refused with a one-line error rather than misread.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import json
 import math
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable
 
-from . import rundir
+from . import storage
 from .errors import GVError
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
+# The layout written now; readers accept 1..SCHEMA. 2 added the "schema" key itself.
+SCHEMA = 2
 CSV_COLUMNS = ("rank", "trial_id", "family", "status", "metric", "best_metric", "best_step", "step", "total_steps",
                "wall_time_s", "images_per_s", "best_checkpoint", "run_dir", "node", "restores", "error", "config",
                "metrics", "final")
@@ -37,6 +38,92 @@ CSV_COLUMNS = ("rank", "trial_id", "family", "status", "metric", "best_metric", 
 # Result keys the trainable reports besides losses and eval/ metrics.
 STATUS_KEY, RUN_DIR_KEY, WALL_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, MESSAGE_KEY = (
     "gv/status", "gv/run_dir", "gv/wall_time", "gv/node", "gv/pid", "gv/restored_from_step", "gv/message")
+
+# Where a trial stands: finished (done), gave up on non-finite losses (diverged), crashed (error),
+# ended early by the scheduler or an interruption (stopped); running / pending while a sweep runs.
+FAILED = ("diverged", "error")
+
+
+@dataclass
+class LeaderboardRow:
+    """One trial of a sweep."""
+
+    trial_id: str
+    family: str | None
+    status: str
+    metric: str
+    mode: str  # "min" | "max": which way `metric` is better
+    best_metric: float | None = None
+    best_step: int | None = None
+    step: int = 0
+    total_steps: int | None = None
+    wall_time_s: float | None = None
+    images_per_s: float | None = None
+    best_checkpoint: str | None = None  # a directory holding checkpoint.pt (a path, or a URI)
+    run_dir: str | None = None
+    node: str | None = None
+    restores: int = 0  # times the trial continued from a checkpoint (crash retries, resumes, PBT)
+    error: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
+    metrics: dict[str, float] = field(default_factory=dict)  # name -> value at the best report
+    final: dict[str, float] | None = None  # metric key -> value, the full evaluation (None: off or failed)
+    final_samples: int | None = None
+    final_error: str | None = None
+    rank: int | None = None
+    # Not written: the newest report of a running trial (the live table) and, for rows read back,
+    # the sweep they came from (the report's and gv compare's pooling).
+    latest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    sweep: str | None = field(default=None, compare=False)
+    sweep_dir: str | None = field(default=None, compare=False)
+
+    UNWRITTEN = ("latest", "sweep", "sweep_dir")
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.UNWRITTEN}
+        out = {"rank": out.pop("rank"), **out}  # rank first, as in the CSV
+        for key in ("final", "final_samples", "final_error"):
+            if out[key] is None:
+                del out[key]  # schema 1 wrote them only when a final evaluation ran
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "LeaderboardRow":
+        """A row as written by any schema up to SCHEMA; a damaged one is a GVError naming ``where``."""
+        if not isinstance(data, dict):
+            raise GVError(f"{where}: a row is not an object: the file is damaged or not a gv leaderboard")
+        names = {f.name for f in dataclasses.fields(cls)} - set(cls.UNWRITTEN)
+        known = {k: v for k, v in data.items() if k in names}
+        for key in ("trial_id", "status", "metric", "mode"):
+            if not isinstance(known.get(key), str):
+                raise GVError(f"{where}: a row has no {key}: the file is damaged or not a gv leaderboard")
+        for key in ("config", "metrics", "final"):
+            if key in known and known[key] is not None and not isinstance(known[key], dict):
+                raise GVError(f"{where}: trial {known['trial_id']}'s {key} is not an object: the file is damaged")
+        known.setdefault("family", None)
+        return cls(**known)
+
+
+@dataclass
+class Leaderboard:
+    """A leaderboard.json document: the sweep's rows and what they were ranked by."""
+
+    sweep: str | None
+    final: bool  # False while a sweep runs or after an interruption
+    metric: str | None
+    mode: str | None
+    rows: list[LeaderboardRow]
+    updated: str | None = None
+    schema: int = SCHEMA
+    # What else the writer said (interrupted, wall_time_s, ...), kept as it was.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "sweep": self.sweep, "final": self.final, "updated": self.updated,
+                "metric": self.metric, "mode": self.mode, **self.extra, "rows": [r.to_dict() for r in self.rows]}
 
 
 def _finite(value: Any) -> bool:
@@ -56,7 +143,7 @@ def _is_metric_key(key: str) -> bool:
 
 def make_row(*, trial_id: str, config: dict[str, Any], status: str, metric: str, mode: str,
              history: Iterable[dict[str, Any]], best_checkpoint: str | None = None, error: str | None = None,
-             restores: int = 0) -> dict[str, Any]:
+             restores: int = 0) -> LeaderboardRow:
     """One leaderboard row from a trial's reports (oldest first)."""
     history = [h for h in history if h]
     last = history[-1] if history else {}
@@ -67,27 +154,26 @@ def make_row(*, trial_id: str, config: dict[str, Any], status: str, metric: str,
             continue
         if best is None or (value < best[metric] if mode == "min" else value > best[metric]):
             best = result
-    return {
-        "rank": None,
-        "trial_id": trial_id,
-        "family": config.get("family"),
-        "status": status,
-        "metric": metric,
-        "mode": mode,
-        "best_metric": float(best[metric]) if best else None,
-        "best_step": int(best["step"]) if best and _finite(best.get("step")) else None,
-        "step": int(last["step"]) if _finite(last.get("step")) else 0,
-        "total_steps": int(last["total_steps"]) if _finite(last.get("total_steps")) else None,
-        "wall_time_s": round(float(last[WALL_KEY]), 2) if _finite(last.get(WALL_KEY)) else None,
-        "images_per_s": round(float(last["images_per_s"]), 1) if _finite(last.get("images_per_s")) else None,
-        "best_checkpoint": best_checkpoint,
-        "run_dir": last.get(RUN_DIR_KEY),
-        "node": last.get(NODE_KEY),
-        "restores": restores,
-        "error": error or (last.get(MESSAGE_KEY) or None if status == "diverged" else None),
-        "config": dict(config),
-        "metrics": {k: float(v) for k, v in (best or last).items() if _is_metric_key(k) and _finite(v)},
-    }
+    return LeaderboardRow(
+        trial_id=trial_id,
+        family=config.get("family"),
+        status=status,
+        metric=metric,
+        mode=mode,
+        best_metric=float(best[metric]) if best else None,
+        best_step=int(best["step"]) if best and _finite(best.get("step")) else None,
+        step=int(last["step"]) if _finite(last.get("step")) else 0,
+        total_steps=int(last["total_steps"]) if _finite(last.get("total_steps")) else None,
+        wall_time_s=round(float(last[WALL_KEY]), 2) if _finite(last.get(WALL_KEY)) else None,
+        images_per_s=round(float(last["images_per_s"]), 1) if _finite(last.get("images_per_s")) else None,
+        best_checkpoint=best_checkpoint,
+        run_dir=last.get(RUN_DIR_KEY),
+        node=last.get(NODE_KEY),
+        restores=restores,
+        error=error or (last.get(MESSAGE_KEY) or None if status == "diverged" else None),
+        config=dict(config),
+        metrics={k: float(v) for k, v in (best or last).items() if _is_metric_key(k) and _finite(v)},
+    )
 
 
 def trial_status(errored: bool, last_result: dict[str, Any]) -> str:
@@ -107,37 +193,37 @@ def comparable_across_families(metric: str) -> bool:
     return metric.startswith("eval/")
 
 
-def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
     """Best first: finished and early-stopped trials by their best metric, then diverged, then
     errors. A loss metric ranks within each family (losses of different families don't compare)."""
     if not rows:
         return rows
     from .families import FAMILIES
 
-    metric, mode = rows[0]["metric"], rows[0]["mode"]
+    metric, mode = rows[0].metric, rows[0].mode
     family_order = {f: i for i, f in enumerate(FAMILIES)}
     status_order = {"done": 0, "running": 0, "stopped": 1, "pending": 2, "diverged": 3, "error": 4}
 
-    def key(row: dict[str, Any]) -> tuple:
-        value = row["best_metric"]
+    def key(row: LeaderboardRow) -> tuple:
+        value = row.best_metric
         missing = value is None
         signed = 0.0 if missing else (value if mode == "min" else -value)
-        group = 0 if comparable_across_families(metric) else family_order.get(row["family"], len(family_order))
-        return (group, status_order.get(row["status"], 5), missing, signed, row["trial_id"])
+        group = 0 if comparable_across_families(metric) else family_order.get(row.family, len(family_order))
+        return (group, status_order.get(row.status, 5), missing, signed, row.trial_id)
 
     ordered = sorted(rows, key=key)
     for i, row in enumerate(ordered, 1):
-        row["rank"] = i
+        row.rank = i
     return ordered
 
 
-def mixes_kinds(rows: list[dict[str, Any]]) -> bool:
+def mixes_kinds(rows: list[LeaderboardRow]) -> bool:
     from .families import get_family
 
-    return len({get_family(r["family"]).kind for r in rows if r.get("family")}) > 1
+    return len({get_family(r.family).kind for r in rows if r.family}) > 1
 
 
-def objective_note(metric: str, rows: list[dict[str, Any]]) -> str | None:
+def objective_note(metric: str, rows: list[LeaderboardRow]) -> str | None:
     """A warning line when a loss ranks trials of different kinds (GAN vs VAE)."""
     if comparable_across_families(metric) or not mixes_kinds(rows):
         return None
@@ -153,81 +239,57 @@ def objective_note(metric: str, rows: list[dict[str, Any]]) -> str | None:
 # --- files --------------------------------------------------------------------------------------
 
 
-def is_uri(location: str | os.PathLike) -> bool:
-    return "://" in str(location)
-
-
-def write_text(directory: str | os.PathLike, name: str, text: str) -> str:
-    """Write a file into a sweep directory, local (atomically) or on a storage URI (s3://...)."""
-    if is_uri(directory):
-        import pyarrow.fs
-
-        fs, base = pyarrow.fs.FileSystem.from_uri(str(directory))
-        fs.create_dir(base, recursive=True)  # needed on file://, a no-op on object stores
-        with fs.open_output_stream(f"{base.rstrip('/')}/{name}") as out:
-            out.write(text.encode())
-        return f"{str(directory).rstrip('/')}/{name}"
-    return str(rundir.write_text(Path(directory) / name, text))
-
-
-def read_text(directory: str | os.PathLike, name: str) -> str | None:
-    """A file of a sweep directory, or None when it isn't there."""
-    if is_uri(directory):
-        import pyarrow.fs
-
-        fs, base = pyarrow.fs.FileSystem.from_uri(str(directory))
-        path = f"{base.rstrip('/')}/{name}"
-        if fs.get_file_info(path).type == pyarrow.fs.FileType.NotFound:
-            return None
-        with fs.open_input_stream(path) as stream:
-            return stream.read().decode()
-    path = Path(directory) / name
-    if not path.is_file():
-        return None
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GVError(f"'{path}' is unreadable ({type(exc).__name__}): it is damaged or not gv's") from None
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def to_csv(rows: list[LeaderboardRow]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        flat = dict(row)
-        flat["config"] = json.dumps(row["config"], sort_keys=True)
-        flat["metrics"] = json.dumps(row["metrics"], sort_keys=True)
-        flat["final"] = json.dumps(row.get("final") or {}, sort_keys=True)
+        flat = row.to_dict()
+        for key in ("config", "metrics", "final"):
+            flat[key] = json.dumps(flat.get(key) or {}, sort_keys=True)
         writer.writerow(flat)
     return out.getvalue()
 
 
-def write(directory: str | os.PathLike, rows: list[dict[str, Any]], *, sweep: str, final: bool,
+def write(directory: str | os.PathLike, rows: list[LeaderboardRow], *, sweep: str, final: bool,
           extra: dict[str, Any] | None = None) -> tuple[str, str]:
     """leaderboard.json + leaderboard.csv in the sweep directory; returns their paths."""
     rows = rank(rows)
-    doc = {"sweep": sweep, "final": final,
-           "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "metric": rows[0]["metric"] if rows else None, "mode": rows[0]["mode"] if rows else None,
-           **(extra or {}), "rows": rows}
-    json_path = write_text(directory, LEADERBOARD_JSON, json.dumps(doc, indent=2, default=str) + "\n")
-    csv_path = write_text(directory, LEADERBOARD_CSV, to_csv(rows))
+    doc = Leaderboard(sweep=sweep, final=final, metric=rows[0].metric if rows else None,
+                      mode=rows[0].mode if rows else None, rows=rows,
+                      updated=datetime.now(timezone.utc).isoformat(timespec="seconds"), extra=dict(extra or {}))
+    json_path = storage.write_text(directory, LEADERBOARD_JSON, json.dumps(doc.to_dict(), indent=2, default=str) + "\n")
+    csv_path = storage.write_text(directory, LEADERBOARD_CSV, to_csv(rows))
     return json_path, csv_path
 
 
-def read(directory: str | os.PathLike) -> dict[str, Any]:
-    """A sweep directory's leaderboard document (final, or the live one of a running sweep)."""
-    if not is_uri(directory) and not Path(directory).is_dir():
+def read(directory: str | os.PathLike) -> Leaderboard:
+    """A sweep directory's leaderboard (final, or the live one of a running sweep), any schema up
+    to SCHEMA; each row knows the sweep it came from."""
+    if not storage.is_uri(directory) and not os.path.isdir(directory):
         raise GVError(f"sweep dir '{directory}' does not exist: pass the directory `gv sweep` printed (STORAGE/NAME)")
-    text = read_text(directory, LEADERBOARD_JSON)
+    text = storage.read_text(directory, LEADERBOARD_JSON)
+    where = storage.join(str(directory), LEADERBOARD_JSON)
     if text is None:
         raise GVError(f"'{directory}' has no {LEADERBOARD_JSON} yet: pass a sweep directory made by `gv sweep` "
                       "(a sweep writes it once its first trial reports)")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GVError(f"'{directory}/{LEADERBOARD_JSON}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise GVError(f"'{where}' is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
-        raise GVError(f"'{directory}/{LEADERBOARD_JSON}' is not a gv leaderboard (no 'rows' list)")
-    return doc
+        raise GVError(f"'{where}' is not a gv leaderboard (no 'rows' list)")
+    schema = doc.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise GVError(f"'{where}' has a bad schema number {schema!r}: the file is damaged")
+    if schema > SCHEMA:
+        raise GVError(f"'{where}' was written by a newer gv (leaderboard schema {schema}; this gv reads up to "
+                      f"{SCHEMA}): upgrade gv to read it")
+    sweep = doc.get("sweep") if isinstance(doc.get("sweep"), str) else None
+    rows = [LeaderboardRow.from_dict(r, where) for r in doc["rows"]]
+    for row in rows:
+        row.sweep, row.sweep_dir = sweep or os.path.basename(str(directory).rstrip("/")), str(directory)
+    known = {"schema", "sweep", "final", "updated", "metric", "mode", "rows"}
+    return Leaderboard(sweep=sweep, final=bool(doc.get("final")), metric=doc.get("metric"), mode=doc.get("mode"),
+                       rows=rows, updated=doc.get("updated"), schema=schema,
+                       extra={k: v for k, v in doc.items() if k not in known})

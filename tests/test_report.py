@@ -13,7 +13,8 @@ import yaml
 from PIL import Image
 
 from gvcore.families import FAMILIES
-from gvcore.report import checkpoint_file, load_sweep, pick_best
+from gvcore.leaderboard import read as read_leaderboard
+from gvcore.report import checkpoint_file, pick_best
 from helpers import assert_one_line_error, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,14 +193,14 @@ def test_report_bad_input(sweep_dir, tmp_path):
 
 def test_best_checkpoint_by_a_final_metric_is_the_best_not_the_latest(sweep_dir):
     # eval/precision is only in the sweep's final evaluation (the trials computed fid alone).
-    rows = load_sweep(sweep_dir)["rows"]
+    rows = read_leaderboard(sweep_dir).rows
     best = pick_best(rows, "eval/precision", "max")
     assert set(best) == set(FAMILIES)
     for family, row in best.items():
-        mine = [r for r in rows if r["family"] == family]
-        assert row["final"]["precision"] == max(r["final"]["precision"] for r in mine)
+        mine = [r for r in rows if r.family == family]
+        assert row.final["precision"] == max(r.final["precision"] for r in mine)
         # The checkpoint the report loads is the one the metrics describe, not the trial's latest.
-        assert checkpoint_file(row) == Path(row["best_checkpoint"]) / "checkpoint.pt"
+        assert checkpoint_file(row) == Path(row.best_checkpoint) / "checkpoint.pt"
 
 
 def test_report_logs_to_wandb_offline(report, sweep_dir, tmp_path, monkeypatch):

@@ -375,19 +375,21 @@ def test_leaderboard_ranks_statuses_and_families_and_round_trips(tmp_path):
     rows = [_row("a", "vae", "done", [9.0, 7.0, 8.0]), _row("b", "gan", "diverged", [0.1], "non-finite loss"),
             _row("c", "gan", "done", [1.5, 1.2]), _row("d", "gan", "error", [], "boom"),
             _row("e", "gan", "stopped", [1.4]), _row("f", "gan", "done", [float("nan"), 1.1])]
-    assert rows[0]["best_metric"] == 7.0 and rows[0]["best_step"] == 20 and rows[0]["step"] == 30
-    assert rows[5]["best_metric"] == 1.1  # NaN reports never win
+    assert rows[0].best_metric == 7.0 and rows[0].best_step == 20 and rows[0].step == 30
+    assert rows[5].best_metric == 1.1  # NaN reports never win
     json_path, csv_path = leaderboard.write(tmp_path, rows, sweep="s", final=True)
     doc = leaderboard.read(tmp_path)
-    order = [(r["trial_id"], r["rank"]) for r in doc["rows"]]
+    order = [(r.trial_id, r.rank) for r in doc.rows]
     # a loss ranks within each family (gan before vae, the registry order); done, stopped, diverged, error
     assert order == [("f", 1), ("c", 2), ("e", 3), ("b", 4), ("d", 5), ("a", 6)]
-    assert doc["final"] and doc["metric"] == "loss/objective" and doc["rows"][0]["metrics"]["loss/objective"] == 1.1
+    assert doc.final and doc.metric == "loss/objective" and doc.rows[0].metrics["loss/objective"] == 1.1
+    assert doc.schema == leaderboard.SCHEMA and json.loads(Path(json_path).read_text())["schema"] == leaderboard.SCHEMA
+    assert [r.to_dict() for r in doc.rows] == [r.to_dict() for r in leaderboard.rank(rows)]  # a lossless round trip
     table = list(csv.DictReader(io.StringIO(Path(csv_path).read_text())))
     assert [r["trial_id"] for r in table] == ["f", "c", "e", "b", "d", "a"]
     assert json.loads(table[0]["config"]) == {"family": "gan", "optim.lr": 0.001}
-    assert leaderboard.objective_note("loss/objective", doc["rows"]) is not None
-    assert leaderboard.objective_note("eval/fid", doc["rows"]) is None
+    assert leaderboard.objective_note("loss/objective", doc.rows) is not None
+    assert leaderboard.objective_note("eval/fid", doc.rows) is None
     result = invoke(["results", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     assert "gan_c" in result.stdout and "non-finite loss" in result.stdout and "boom" in result.stdout
@@ -397,8 +399,8 @@ def test_leaderboard_ranks_statuses_and_families_and_round_trips(tmp_path):
 
 def test_nan_metric_everywhere_leaves_best_empty():
     row = _row("x", "vae", "diverged", [float("nan")])
-    assert row["best_metric"] is None and row["best_step"] is None
-    assert row["metrics"] == {}  # NaN is not a value to carry
+    assert row.best_metric is None and row.best_step is None
+    assert row.metrics == {}  # NaN is not a value to carry
 
 
 def test_schedulers_count_in_the_budget_unit_and_pbt_stays_inside_its_bounds(tmp_path):

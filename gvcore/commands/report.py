@@ -152,7 +152,8 @@ def report_cmd(
     import shutil
     import tempfile
 
-    from ..report import build_report, load_sweep, metric_mode
+    from ..leaderboard import read as read_leaderboard
+    from ..report import build_report, metric_mode
     from .common import err_console
     from .sweep import resolve_wandb_mode
 
@@ -160,7 +161,7 @@ def report_cmd(
         raise GVError(f"bad --eval-samples {eval_samples}: use at least 100 (10000 is the standard)")
     metric_mode(metric)
     for directory in sweep_dirs:
-        load_sweep(directory)  # every sweep dir readable before any work
+        read_leaderboard(directory)  # every sweep dir readable before any work
     mode, why = resolve_wandb_mode(wandb_mode) if (wandb or wandb_report) else ("disabled", "")
     out = out or Path(sweep_dirs[0]) / "report"
     if out.exists() and not out.is_dir():

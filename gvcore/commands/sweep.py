@@ -22,7 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import __version__, leaderboard
+from .. import storage as store
 from ..errors import GVError
+from ..leaderboard import Leaderboard, LeaderboardRow
 from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps, trial_dirname
 from .common import console, err_console
 
@@ -64,68 +66,68 @@ def _short_value(value: Any) -> str:
     return _number(value, 3) if isinstance(value, float) else str(value)
 
 
-def live_table(rows: list[dict[str, Any]], sweep_name: str, live: bool = True) -> Table:
+def live_table(rows: list[LeaderboardRow], sweep_name: str, live: bool = True) -> Table:
     """The table shown while a sweep runs (rows from gvcore.tune.live.LiveView)."""
-    metric = rows[0]["metric"] if rows else "metric"
+    metric = rows[0].metric if rows else "metric"
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        counts[row.status] = counts.get(row.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     table = Table(title=f"sweep {sweep_name}: {summary or 'starting'}", title_justify="left")
     for column in ("trial", "family", "status", "step", f"{metric}", "best", "losses", "img/s"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        latest = row.get("latest") or {}
-        total = row.get("total_steps") or latest.get("total_steps")
-        status = row["status"]
-        table.add_row(trial_dirname(row["family"], row["trial_id"]), row["family"],
+        latest = row.latest
+        total = row.total_steps or latest.get("total_steps")
+        status = row.status
+        table.add_row(trial_dirname(row.family, row.trial_id), row.family,
                       f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
-                      f"{row['step']}/{total}" if total else str(row["step"] or "-"),
-                      _number(latest.get(metric)), _number(row["best_metric"]), _losses(latest),
+                      f"{row.step}/{total}" if total else str(row.step or "-"),
+                      _number(latest.get(metric)), _number(row.best_metric), _losses(latest),
                       _number(latest.get("images_per_s"), 5))
     return table
 
 
-def leaderboard_table(doc: dict[str, Any], keys: list[str] | None = None) -> Table:
+def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
     """The final (or live, for `gv results` on a running sweep) leaderboard."""
-    rows = doc["rows"]
-    metric, mode = doc.get("metric") or "metric", doc.get("mode") or "min"
+    rows = doc.rows
+    metric, mode = doc.metric or "metric", doc.mode or "min"
     if keys is None:
-        varying = {k for r in rows for k in r["config"] if len({json.dumps(x["config"].get(k)) for x in rows}) > 1}
-        keys = [k for k in (rows[0]["config"] if rows else {}) if k in varying and k != "family"]
-    state = "final" if doc.get("final") else "live, sweep still running or interrupted"
-    table = Table(title=f"leaderboard {doc.get('sweep', '')} ({state}): best {metric} ({mode})", title_justify="left")
+        varying = {k for r in rows for k in r.config if len({json.dumps(x.config.get(k)) for x in rows}) > 1}
+        keys = [k for k in (rows[0].config if rows else {}) if k in varying and k != "family"]
+    state = "final" if doc.final else "live, sweep still running or interrupted"
+    table = Table(title=f"leaderboard {doc.sweep or ''} ({state}): best {metric} ({mode})", title_justify="left")
     # The full evaluation of each best checkpoint (every metric, final_eval_samples images): its
     # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
     final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
-                  if any(k in (r.get("final") or {}) for r in rows)]
+                  if any(k in (r.final or {}) for r in rows)]
     for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
                    *(f"final {k}" for k in final_keys), *keys, "restores"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        status = row["status"]
-        total = row.get("total_steps")
-        table.add_row(str(row["rank"]), trial_dirname(row["family"] or "?", row["trial_id"]), row["family"] or "-",
-                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row["best_metric"]),
-                      str(row["best_step"] if row["best_step"] is not None else "-"),
-                      f"{row['step']}/{total}" if total else str(row["step"]),
-                      _number(row.get("wall_time_s"), 4), _number(row.get("images_per_s"), 5),
-                      *(_number((row.get("final") or {}).get(k)) for k in final_keys),
-                      *(_short_value(row["config"].get(k, "-")) for k in keys), str(row.get("restores", 0)))
+        status = row.status
+        total = row.total_steps
+        table.add_row(str(row.rank), trial_dirname(row.family or "?", row.trial_id), row.family or "-",
+                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row.best_metric),
+                      str(row.best_step if row.best_step is not None else "-"),
+                      f"{row.step}/{total}" if total else str(row.step),
+                      _number(row.wall_time_s, 4), _number(row.images_per_s, 5),
+                      *(_number((row.final or {}).get(k)) for k in final_keys),
+                      *(_short_value(row.config.get(k, "-")) for k in keys), str(row.restores))
     return table
 
 
-def print_leaderboard(doc: dict[str, Any], keys: list[str] | None = None) -> None:
+def print_leaderboard(doc: Leaderboard, keys: list[str] | None = None) -> None:
     _table_console().print(leaderboard_table(doc, keys))
-    note = leaderboard.objective_note(doc.get("metric") or "", doc["rows"])
+    note = leaderboard.objective_note(doc.metric or "", doc.rows)
     if note:
         console.print(f"[yellow]{note}[/]")
-    for row in doc["rows"]:
-        if row["status"] in ("error", "diverged") and row.get("error"):
-            console.print(f"  {row['trial_id']} ({row['family']}) {row['status']}: {row['error']}")
-    best = next((r for r in doc["rows"] if r.get("best_checkpoint")), None)
+    for row in doc.rows:
+        if row.failed and row.error:
+            console.print(f"  {row.trial_id} ({row.family}) {row.status}: {row.error}")
+    best = next((r for r in doc.rows if r.best_checkpoint), None)
     if best:
-        console.print(f"best checkpoint: {best['best_checkpoint']}", soft_wrap=True)
+        console.print(f"best checkpoint: {best.best_checkpoint}", soft_wrap=True)
 
 
 # --- W&B mode -----------------------------------------------------------------------------------
@@ -181,7 +183,7 @@ STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 def _storage_root(storage: str) -> str:
     """The --storage root, checked before Ray starts: a scheme gv can write, or a local directory
     (existing or creatable) that is not a file."""
-    if leaderboard.is_uri(storage):
+    if store.is_uri(storage):
         scheme = urlparse(storage).scheme.lower()
         if scheme not in STORAGE_SCHEMES:
             raise GVError(f"bad --storage '{storage}': gv can't write sweeps to '{scheme}://'; use a local or shared "
@@ -207,22 +209,8 @@ def _check_local_storage(storage: str, root: Path) -> None:
         raise GVError(f"bad --storage '{storage}': '{existing}' is not writable by you; pass a directory you can write")
 
 
-def _exists(directory: str, name: str) -> bool:
-    if leaderboard.is_uri(directory):
-        import pyarrow.fs
-
-        fs, base = pyarrow.fs.FileSystem.from_uri(directory)
-        path = f"{base.rstrip('/')}/{name}" if name else base.rstrip("/")
-        return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
-    return (Path(directory) / name).exists()
-
-
-def _join(root: str, name: str) -> str:
-    return f"{root}/{name}" if leaderboard.is_uri(root) else str(Path(root) / name)
-
-
 def _latest_sweep_dir(root: str, sweep_name: str) -> str | None:
-    if leaderboard.is_uri(root) or not Path(root).is_dir():
+    if store.is_uri(root) or not Path(root).is_dir():
         return None
     candidates = [d for d in Path(root).glob(f"{sweep_name}-*") if (d / EXPERIMENT_STATE).is_file()]
     return str(max(candidates, key=lambda d: d.stat().st_mtime)) if candidates else None
@@ -254,10 +242,10 @@ def sweeps_cmd() -> None:
 def results_cmd(sweep_dir: Annotated[str, typer.Argument(help="A sweep directory (STORAGE/NAME, as `gv sweep` printed).")],
                 as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard document as JSON.")] = False) -> None:
     """Print the leaderboard of a finished or running sweep."""
-    directory = sweep_dir if leaderboard.is_uri(sweep_dir) else str(Path(sweep_dir).expanduser())
+    directory = sweep_dir if store.is_uri(sweep_dir) else str(Path(sweep_dir).expanduser())
     doc = leaderboard.read(directory)
     if as_json:
-        typer.echo(json.dumps(doc, indent=2))
+        typer.echo(json.dumps(doc.to_dict(), indent=2))
         return
     print_leaderboard(doc)
 
@@ -292,7 +280,7 @@ def sweep_cmd(
             raise GVError(f"{changed[0]} can't change a sweep on --resume: drop it, or start a new sweep with --name")
         spec, sweep_dir = _resumable(sweep, root, name)
         trials: list[dict[str, Any]] = []
-        run_name = Path(sweep_dir).name if not leaderboard.is_uri(sweep_dir) else sweep_dir.rsplit("/", 1)[-1]
+        run_name = Path(sweep_dir).name if not store.is_uri(sweep_dir) else sweep_dir.rsplit("/", 1)[-1]
     else:
         on_this_machine = address is None and not os.environ.get("RAY_ADDRESS")
         spec, trials, run_name, sweep_dir = _new_sweep(sweep, root, name, on_this_machine, num_samples=num_samples,
@@ -324,7 +312,7 @@ def sweep_cmd(
         if dataset_check is not None:
             dataset_check.result()
         if not resume:
-            leaderboard.write_text(sweep_dir, SWEEP_INFO, info)
+            store.write_text(sweep_dir, SWEEP_INFO, info)
 
     request = SweepRequest(spec=spec, trials=trials, storage=root, name=run_name, resume=resume, address=address,
                            wandb=settings, render=live_table, console=console, before_start=write_info,
@@ -358,8 +346,8 @@ def _new_sweep(sweep: str, root: str, name: str | None, on_this_machine: bool,
     _absolute_data_dir(spec)
     trials = expand_trials(spec)
     run_name = name or f"{spec.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    sweep_dir = _join(root, run_name)
-    if _exists(sweep_dir, ""):
+    sweep_dir = store.join(root, run_name)
+    if store.exists(sweep_dir, ""):
         raise GVError(f"sweep dir '{sweep_dir}' already exists: continue it with --resume --name {run_name}, "
                       "or pick another --name")
     if on_this_machine:
@@ -387,7 +375,7 @@ def _wandb_hints(mode: str, settings, outcome) -> None:
     if mode == "disabled":
         return
     if settings.dir is None:
-        pattern = _join(outcome.sweep_dir, "*/wandb/offline-run-*")
+        pattern = store.join(outcome.sweep_dir, "*/wandb/offline-run-*")
     else:
         pattern = str(Path(settings.dir) / "wandb" / "offline-run-*")
     if outcome.wandb_fallbacks:
@@ -407,11 +395,11 @@ def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]
                           "pass --name (and --storage) of the sweep to continue, or drop --resume")
         sweep_dir = found
     else:
-        sweep_dir = _join(root, name)
-    if not _exists(sweep_dir, EXPERIMENT_STATE):
+        sweep_dir = store.join(root, name)
+    if not store.exists(sweep_dir, EXPERIMENT_STATE):
         raise GVError(f"nothing to resume in '{sweep_dir}': it has no Ray Tune state ({EXPERIMENT_STATE}); "
                       "check --storage and --name, or drop --resume to start a new sweep")
-    text = leaderboard.read_text(sweep_dir, SWEEP_INFO)
+    text = store.read_text(sweep_dir, SWEEP_INFO)
     if text is None:
         raise GVError(f"'{sweep_dir}' has no {SWEEP_INFO}: it was not made by `gv sweep`")
     try:

@@ -11,6 +11,6 @@ One job per module: ``trials`` (which trial and checkpoint stands for each famil
 """
 
 from .build import build_report
-from .trials import Entry, checkpoint_file, load_sweep, metric_mode, pick_best, row_value
+from .trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
 
-__all__ = ["Entry", "build_report", "checkpoint_file", "load_sweep", "metric_mode", "pick_best", "row_value"]
+__all__ = ["Entry", "build_report", "checkpoint_file", "metric_mode", "pick_best", "row_value"]

@@ -12,7 +12,8 @@ from ..errors import GVError
 from ..rundir import write_json, write_text
 from .figures import curves_figures, make_figures, sensitivity_figure
 from .page import render_html, table_columns
-from .trials import Entry, checkpoint_file, load_sweep, metric_mode, pick_best, row_value
+from ..leaderboard import read as read_leaderboard
+from .trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
 
 
 def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", eval_samples: int = 10_000,
@@ -21,8 +22,8 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     from ..trainer import load_model
 
     mode = metric_mode(metric)
-    docs = [load_sweep(Path(d)) for d in sweep_dirs]
-    rows = [row for doc in docs for row in doc["rows"]]
+    docs = [read_leaderboard(Path(d)) for d in sweep_dirs]
+    rows = [row for doc in docs for row in doc.rows]
     if not rows:
         raise GVError(f"the sweeps {', '.join(map(str, sweep_dirs))} have no trials yet")
     best_rows = pick_best(rows, metric, mode)
@@ -36,9 +37,9 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         file = checkpoint_file(row)
         assert file is not None
         model, cfg, _ = load_model(file, device)
-        entry = Entry(family, row["sweep"], row, row_value(row, metric), model, cfg, file)
+        entry = Entry(family, row.sweep or "", row, row_value(row, metric), model, cfg, file)
         # Every metric, from the sweep's final evaluation of this checkpoint when it ran, else now.
-        full = row.get("final") or {}
+        full = row.final or {}
         if not full:
             step(f"{family}: evaluating {eval_samples} samples with every metric")
             from ..metrics import evaluate_model
@@ -46,11 +47,11 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
             full = evaluate_model(model, cfg, eval_samples)
             entry.notes["evaluated_samples"] = eval_samples
         else:
-            entry.notes["evaluated_samples"] = row.get("final_samples")
+            entry.notes["evaluated_samples"] = row.final_samples
         entry.metrics = {f"eval/{k}": v for k, v in full.items()}
         entry.metrics["parameters"] = sum(model.parameter_counts().values())
-        entry.metrics["wall_time_s"] = row.get("wall_time_s")
-        entry.metrics["steps_to_best"] = row.get("best_step")
+        entry.metrics["wall_time_s"] = row.wall_time_s
+        entry.metrics["steps_to_best"] = row.best_step
         step(f"{family}: samples and interpolations")
         make_figures(entry, out)
         entries.append(entry)
@@ -60,7 +61,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     sensitivity = sensitivity_figure(rows, metric, mode, sensitivity_png)
     curves = curves_figures(entries, metric, out)
     columns = table_columns(entries)
-    sweeps = [doc.get("sweep") or Path(d).name for doc, d in zip(docs, sweep_dirs)]
+    sweeps = [doc.sweep or Path(d).name for doc, d in zip(docs, sweep_dirs)]
     title = f"gv report: {', '.join(sweeps)}"
     page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,8 +70,8 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         "title": title, "sweeps": sweeps, "sweep_dirs": [str(d) for d in sweep_dirs], "metric": metric, "mode": mode,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "families": {
-            e.family: {"sweep": e.sweep, "trial_id": e.row.get("trial_id"), "checkpoint": str(e.checkpoint),
-                       "value": e.value, "config": e.row.get("config"), "metrics": e.metrics,
+            e.family: {"sweep": e.sweep, "trial_id": e.row.trial_id, "checkpoint": str(e.checkpoint),
+                       "value": e.value, "config": e.row.config, "metrics": e.metrics,
                        "figures": {k: os.path.relpath(v, out) for k, v in e.figures.items()}, "notes": e.notes}
             for e in entries
         },

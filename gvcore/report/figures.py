@@ -14,6 +14,7 @@ import torch
 
 from ..config import Config
 from ..families import FAMILIES, GenerativeModel
+from ..leaderboard import LeaderboardRow
 from ..images import grid_labels, save_grid
 from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, random_latent_error, real_interpolation
 from ..rundir import atomic_path, read_metrics
@@ -97,18 +98,18 @@ FAMILY_COLORS = {"gan": "#1f77b4", "lsgan": "#ff7f0e", "dcgan": "#2ca02c", "cgan
                  "vae": "#9467bd", "cvae": "#8c564b"}
 
 
-def sensitivity_figure(rows: list[dict[str, Any]], metric: str, mode: str, path: Path) -> dict[str, Any]:
+def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path: Path) -> dict[str, Any]:
     """Box + strip plot of the metric over every trial of each family; diverged trials counted.
 
     Returns per-family statistics for report.json."""
     plt = _pyplot()
-    families = [f for f in FAMILIES if any(r["family"] == f for r in rows)]
+    families = [f for f in FAMILIES if any(r.family == f for r in rows)]
     stats: dict[str, Any] = {}
     values = []
     for family in families:
-        mine = [r for r in rows if r["family"] == family]
+        mine = [r for r in rows if r.family == family]
         vals = [v for v in (row_value(r, metric) for r in mine) if v is not None]
-        failed = sum(r.get("status") in ("diverged", "error") for r in mine)
+        failed = sum(r.failed for r in mine)
         values.append(vals)
         stats[family] = {
             "trials": len(mine), "scored": len(vals), "diverged_or_error": failed,
@@ -141,8 +142,7 @@ def sensitivity_figure(rows: list[dict[str, Any]], metric: str, mode: str, path:
 
 
 def _history(entry: Entry) -> list[dict[str, Any]]:
-    run_dir = entry.row.get("run_dir")
-    return read_metrics(run_dir) if run_dir else []
+    return read_metrics(entry.row.run_dir) if entry.row.run_dir else []
 
 
 def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, str]:

@@ -103,7 +103,7 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
                  + "<th>parameters</th><th>wall time (s)</th><th>steps to best</th></tr>")
     for entry in entries:
         cells = [f"<td class='name'><b>{e(entry.family)}</b></td>",
-                 f"<td class='name trial'>{e(str(entry.row.get('trial_id', '')))}"
+                 f"<td class='name trial'>{e(entry.row.trial_id)}"
                  # Which sweep, when there is more than one (else the heading already says it).
                  + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "") + "</td>"]
         for column in columns + extra:

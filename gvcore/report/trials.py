@@ -11,6 +11,7 @@ from typing import Any
 from ..config import Config
 from ..errors import GVError
 from ..families import FAMILIES, GenerativeModel
+from ..leaderboard import LeaderboardRow
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Entry:
 
     family: str
     sweep: str
-    row: dict[str, Any]
+    row: LeaderboardRow
     value: float | None
     model: GenerativeModel
     config: Config
@@ -27,16 +28,6 @@ class Entry:
     metrics: dict[str, float] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-def load_sweep(directory: Path) -> dict[str, Any]:
-    """A sweep's leaderboard document, each row tagged with its sweep's name and folder."""
-    from ..leaderboard import read
-
-    doc = read(directory)
-    doc["rows"] = [dict(row, sweep=doc.get("sweep") or Path(directory).name, sweep_dir=str(directory))
-                   for row in doc["rows"]]
-    return doc
 
 
 def metric_mode(metric: str) -> str:
@@ -53,9 +44,9 @@ def metric_mode(metric: str) -> str:
 def row_value(row: dict[str, Any], metric: str) -> float | None:
     """A trial's value of ``metric``: its best value when it is the sweep metric, else the value
     recorded with its best checkpoint (the final full evaluation included)."""
-    value = row.get("best_metric") if row.get("metric") == metric else (row.get("metrics") or {}).get(metric)
+    value = row.best_metric if row.metric == metric else row.metrics.get(metric)
     if value is None and metric.startswith("eval/"):
-        value = (row.get("final") or {}).get(metric.removeprefix("eval/"))
+        value = (row.final or {}).get(metric.removeprefix("eval/"))
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
@@ -64,28 +55,28 @@ def checkpoint_file(row: dict[str, Any]) -> Path | None:
     A sweep dir that was moved or copied still works: the checkpoint is looked for under it too."""
     from ..checkpoint import CHECKPOINT_NAME
 
-    best = row.get("best_checkpoint")
+    best = row.best_checkpoint
     if best and best.startswith("file://"):
         best = best[len("file://"):]
     if not best or "://" in best:
         return None  # in cloud storage (s3://, gs://): sync the sweep dir to disk and report on that
     candidates = [Path(best)]
-    if row.get("sweep_dir"):
-        candidates.append(Path(row["sweep_dir"]) / Path(best).parent.name / Path(best).name)
+    if row.sweep_dir:
+        candidates.append(Path(row.sweep_dir) / Path(best).parent.name / Path(best).name)
     for path in candidates:
         if (path / CHECKPOINT_NAME).is_file():
             return path / CHECKPOINT_NAME
     return None
 
 
-def pick_best(rows: list[dict[str, Any]], metric: str, mode: str) -> dict[str, dict[str, Any]]:
+def pick_best(rows: list[LeaderboardRow], metric: str, mode: str) -> dict[str, LeaderboardRow]:
     """family -> the row with the best value of ``metric`` that still has a checkpoint on disk."""
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, LeaderboardRow] = {}
     for row in rows:
         value = row_value(row, metric)
-        if value is None or row.get("status") in ("diverged", "error") or checkpoint_file(row) is None:
+        if value is None or row.failed or checkpoint_file(row) is None:
             continue
-        current = best.get(row["family"])
+        current = best.get(row.family)
         if current is None or (value < row_value(current, metric) if mode == "min" else value > row_value(current, metric)):
-            best[row["family"]] = row
+            best[row.family] = row
     return dict(sorted(best.items(), key=lambda kv: list(FAMILIES).index(kv[0]) if kv[0] in FAMILIES else 99))

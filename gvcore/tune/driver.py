@@ -13,13 +13,12 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import ray
 from ray import tune
 
-from .. import leaderboard
+from .. import leaderboard, storage
 from ..errors import GVError
 from ..sweep import SweepSpec, trial_dirname
 from .cluster import check_resources, connect
@@ -54,12 +53,12 @@ class SweepRequest:
 
     @property
     def sweep_dir(self) -> str:
-        return f"{self.storage.rstrip('/')}/{self.name}" if leaderboard.is_uri(self.storage) else str(Path(self.storage) / self.name)
+        return storage.join(self.storage, self.name)
 
 
 @dataclass
 class SweepOutcome:
-    rows: list[dict[str, Any]]
+    rows: list[leaderboard.LeaderboardRow]
     interrupted: bool
     sweep_dir: str
     startup_s: float  # connecting / starting Ray until the first trial started
@@ -95,7 +94,7 @@ def _new_tuner(request: SweepRequest, trainable, view: LiveView) -> tune.Tuner:
                                                     checkpoint_score_order=spec.mode),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
             # Cloud storage: upload each trial's run/ folder (samples, metrics) with its checkpoints.
-            sync_config=tune.SyncConfig(sync_artifacts=leaderboard.is_uri(request.storage))),
+            sync_config=tune.SyncConfig(sync_artifacts=storage.is_uri(request.storage))),
     )
 
 
@@ -146,7 +145,7 @@ def run_sweep(request: SweepRequest) -> SweepOutcome:
         check_resources(spec, embedded)
         request.before_start()
         context = TrialContext(sweep_name=request.name, sweep_dir=request.sweep_dir,
-                               local_storage=not leaderboard.is_uri(request.storage), metric=spec.metric,
+                               local_storage=not storage.is_uri(request.storage), metric=spec.metric,
                                cpu=spec.cpu, gpu=spec.gpu, wandb=request.wandb)
         trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                         {"cpu": spec.cpu, "gpu": spec.gpu})
@@ -173,7 +172,7 @@ def run_sweep(request: SweepRequest) -> SweepOutcome:
         view.stop_display()
         if owned:
             ray.shutdown()
-    fallbacks = [r["trial_id"] for r in rows if any(WANDB_FLAG_KEY in h for h in view.histories.get(r["trial_id"], []))]
+    fallbacks = [r.trial_id for r in rows if any(WANDB_FLAG_KEY in h for h in view.histories.get(r.trial_id, []))]
     startup = (view.first_start - started) if view.first_start else float("nan")
     return SweepOutcome(rows=rows, interrupted=interrupted, sweep_dir=request.sweep_dir, startup_s=startup,
                         elapsed_s=time.monotonic() - started, wandb_fallbacks=fallbacks)

@@ -13,6 +13,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from ..leaderboard import LeaderboardRow
 from ..sweep import SweepSpec
 
 
@@ -29,15 +30,15 @@ def _evaluate_best(checkpoint: str, samples: int, threads: int, device: str) -> 
         return evaluate_checkpoint(Path(directory) / CHECKPOINT_NAME, samples, device=device)
 
 
-def final_evaluation(rows: list[dict[str, Any]], spec: SweepSpec, console: Any, interactive: bool) -> None:
+def final_evaluation(rows: list[LeaderboardRow], spec: SweepSpec, console: Any, interactive: bool) -> None:
     """The full evaluation of every finished (or early-stopped) trial's best checkpoint, into its
     leaderboard row as ``final`` (metric name -> value); a failure is recorded, never raised."""
-    todo = [row for row in rows if row.get("best_checkpoint") and row["status"] in ("done", "stopped")]
+    todo = [row for row in rows if row.best_checkpoint and row.status in ("done", "stopped")]
     if not todo:
         return
     device = "cuda" if spec.gpu > 0 else "cpu"
     task = _evaluate_best.options(num_cpus=spec.cpu, num_gpus=spec.gpu)
-    pending = {task.remote(row["best_checkpoint"], spec.final_eval_samples, max(1, int(spec.cpu)), device): row
+    pending = {task.remote(row.best_checkpoint, spec.final_eval_samples, max(1, int(spec.cpu)), device): row
                for row in todo}
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -53,8 +54,8 @@ def final_evaluation(rows: list[dict[str, Any]], spec: SweepSpec, console: Any, 
             for ref in done:
                 row = pending.pop(ref)
                 try:
-                    row["final"] = ray.get(ref)
-                    row["final_samples"] = spec.final_eval_samples
+                    row.final = ray.get(ref)
+                    row.final_samples = spec.final_eval_samples
                 except Exception as exc:  # one bad checkpoint must not cost the others' numbers
-                    row["final_error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+                    row.final_error = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
                 progress.advance(bar)

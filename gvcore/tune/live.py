@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ray import tune
 from rich.console import Console
 
-from .. import leaderboard
+from .. import leaderboard, storage
 from ..rundir import last_logged
 from ..sweep import trial_dirname
 from .results import error_text, restores
@@ -48,7 +48,7 @@ class LiveView(tune.Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.local_storage = not leaderboard.is_uri(self.sweep_dir)
+        self.local_storage = not storage.is_uri(self.sweep_dir)
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.checkpoints: dict[str, dict[int, str]] = {}
         self.statuses: dict[str, str] = {}
@@ -155,17 +155,17 @@ class LiveView(tune.Callback):
         self.console.print(f"{trial_dirname(self.configs[trial_id].get('family', '?'), trial_id)}: "
                            f"{self.statuses[trial_id]} at step {last.get('step', 0)} ({self.metric} {shown})")
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[leaderboard.LeaderboardRow]:
         rows = []
         for trial_id, config in self.configs.items():
             history = self.histories.get(trial_id, [])
             row = leaderboard.make_row(trial_id=trial_id, config=config, status=self.statuses.get(trial_id, "pending"),
                                        metric=self.metric, mode=self.mode, history=history,
                                        error=self.errors.get(trial_id), restores=restores(history))
-            if row["best_step"] is not None:
-                row["best_checkpoint"] = self.checkpoints.get(trial_id, {}).get(row["best_step"])
-            row["latest"] = history[-1] if history else {}
-            if row["status"] == "running" and self.local_storage:
+            if row.best_step is not None:
+                row.best_checkpoint = self.checkpoints.get(trial_id, {}).get(row.best_step)
+            row.latest = history[-1] if history else {}
+            if row.status == "running" and self.local_storage:
                 self._between_reports(row)
             rows.append(row)
         return leaderboard.rank(rows)
@@ -174,17 +174,14 @@ class LiveView(tune.Callback):
         """Trials report at evals only (minutes apart for DCGAN on a CPU); between reports the live
         table reads step, losses and images/s from the run's metrics.jsonl, written every
         train.log_every steps -- possible where the sweep dir is a local or shared filesystem."""
-        logged = last_logged(Path(self.sweep_dir) / trial_dirname(row["family"], row["trial_id"]) / "run")
-        if logged.get("step", 0) > row["step"]:
-            row["step"] = logged["step"]
-            row["latest"] = {**row["latest"], **logged}
+        logged = last_logged(Path(self.sweep_dir) / trial_dirname(row.family, row.trial_id) / "run")
+        if logged.get("step", 0) > row.step:
+            row.step = logged["step"]
+            row.latest = {**row.latest, **logged}
 
     def write_live(self) -> None:
         try:
-            rows = self.rows()
-            for row in rows:
-                row.pop("latest", None)
-            leaderboard.write(self.sweep_dir, rows, sweep=self.sweep_name, final=False)
+            leaderboard.write(self.sweep_dir, self.rows(), sweep=self.sweep_name, final=False)
         except OSError:
             # A live snapshot is a convenience (a full or flaky shared disk must not stop the
             # sweep); the final leaderboard is written by the driver at the end.

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from ray import tune
 
-from .. import leaderboard
+from .. import leaderboard, storage
 from ..leaderboard import RESTORED_KEY, STATUS_KEY
 from ..sweep import SweepSpec
 
@@ -35,14 +35,14 @@ def restores(history: list[dict[str, Any]]) -> int:
     return len({h.get(RESTORED_KEY) for h in history if h.get(RESTORED_KEY)})
 
 
-def checkpoint_location(storage: str, path: str) -> str:
+def checkpoint_location(storage_root: str, path: str) -> str:
     """Tune gives checkpoint paths without the URI scheme; put it back for cloud storage."""
-    if leaderboard.is_uri(storage) and "://" not in path:
-        return f"{urlparse(storage).scheme}://{path}"
+    if storage.is_uri(storage_root) and "://" not in path:
+        return f"{urlparse(storage_root).scheme}://{path}"
     return path
 
 
-def rows_from_results(results, spec: SweepSpec, storage: str) -> list[dict[str, Any]]:
+def rows_from_results(results, spec: SweepSpec, storage_root: str) -> list[leaderboard.LeaderboardRow]:
     """Final leaderboard rows from Tune's ResultGrid (works for resumed and remote sweeps too)."""
     rows = []
     for result in results:
@@ -64,7 +64,7 @@ def rows_from_results(results, spec: SweepSpec, storage: str) -> list[dict[str, 
                 best = result.get_best_checkpoint(spec.metric, spec.mode)
             except (RuntimeError, ValueError, KeyError):
                 best = None
-            best_checkpoint = checkpoint_location(storage, best.path) if best is not None else None
+            best_checkpoint = checkpoint_location(storage_root, best.path) if best is not None else None
         trial_id = last.get("trial_id") or Path(result.path).name.split("_", 1)[-1]
         error = None
         if errored:
@@ -75,7 +75,7 @@ def rows_from_results(results, spec: SweepSpec, storage: str) -> list[dict[str, 
     return leaderboard.rank(rows)
 
 
-def unfinished_trials(sweep_dir: str, rows: list[dict[str, Any]]) -> int:
+def unfinished_trials(sweep_dir: str, rows: list[leaderboard.LeaderboardRow]) -> int:
     """Trials the saved experiment state holds as neither finished nor errored: an interrupted sweep.
 
     Read back from the state Tune saved (in-memory trials are all stopped by the time fit()
@@ -85,5 +85,5 @@ def unfinished_trials(sweep_dir: str, rows: list[dict[str, Any]]) -> int:
     try:
         trials = tune.ExperimentAnalysis(sweep_dir).trials
     except Exception:
-        return sum(1 for r in rows if r["status"] == "stopped")
+        return sum(1 for r in rows if r.status == "stopped")
     return sum(1 for t in trials if t.status not in ("TERMINATED", "ERROR"))
