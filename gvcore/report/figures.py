@@ -85,6 +85,15 @@ def make_figures(entry: Entry, out: Path) -> None:
     }
 
 
+def _save_figure(plt, fig, path: Path) -> str:
+    """Lay out, write (atomically) and close a matplotlib figure; returns its path."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return str(path)
+
+
 def _pyplot():
     import matplotlib
 
@@ -133,11 +142,7 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
     ax.set_ylabel(f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)")
     ax.set_title("Hyperparameter sensitivity: the metric over all trials of each family")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    _save_figure(plt, fig, path)
     return stats
 
 
@@ -168,12 +173,7 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
             ax.legend(fontsize=7)
             ax.grid(alpha=0.3)
         fig.suptitle("Training losses of the best trials")
-        fig.tight_layout()
-        path = out / "figures" / "losses.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        paths["losses"] = str(path)
+        paths["losses"] = _save_figure(plt, fig, out / "figures" / "losses.png")
     series = {e.family: [(ln["step"], ln[metric]) for ln in histories[e.family]
                          if isinstance(ln.get(metric), (int, float)) and math.isfinite(ln[metric])] for e in entries}
     if any(series.values()):
@@ -187,10 +187,5 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
         ax.set_title(f"{metric} during training (best trial of each family)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = out / "figures" / "metric.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        paths["metric"] = str(path)
+        paths["metric"] = _save_figure(plt, fig, out / "figures" / "metric.png")
     return paths
