@@ -32,8 +32,9 @@ import torch  # noqa: E402
 
 from gvcore.config import Config  # noqa: E402
 from gvcore.data import load_dataset  # noqa: E402
+from gvcore.evaluation.catalog import resolve_metrics  # noqa: E402
 from gvcore.evaluation.classifier import accuracy_on  # noqa: E402
-from gvcore.evaluation.registry import METRICS, Context, resolve_metrics, run_metrics  # noqa: E402
+from gvcore.evaluation.registry import METRICS, Context, run_metrics  # noqa: E402
 from gvcore.families import resolve_config  # noqa: E402
 from gvcore.metrics import Scorer, generate_samples, get_classifier, make_evaluator, reference_from_images  # noqa: E402
 from gvcore.trainer import EVAL_MIN_IMAGES, load_model, train  # noqa: E402

@@ -24,6 +24,8 @@ from gvcore.config import Config
 from gvcore.data import load_dataset, to_uint8, to_unit_range
 from gvcore.errors import GVError
 from gvcore.evaluation import classifier as clfmod
+from gvcore.evaluation.catalog import (CATALOG, DIRECTION, KeyInfo, MetricInfo, direction, display_order, key_info,
+                                       resolve_metrics, spread, spread_key, unit)
 from gvcore.evaluation.registry import COVERED_SHARE, METRICS
 from gvcore.families import build_model, resolve_config
 from gvcore.metrics import (Scorer, evaluate_checkpoint, evaluate_images, evaluate_model, get_classifier,
@@ -57,6 +59,16 @@ def shuffled(train_set):
     """The training digits in a fixed random order (the split itself is sorted by class)."""
     perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(0))
     return train_set.images[perm], train_set.labels[perm]
+
+
+def keys_of(*metrics: str) -> list[str]:
+    """The keys these metrics return on mnist-5k (10 classes), in order, as the catalog declares them."""
+    return [key for name in metrics for key in CATALOG[name].returns(10)]
+
+
+def every_key(*, has_labels: bool = False, is_vae: bool = False) -> list[str]:
+    """The keys of --metrics all."""
+    return keys_of(*resolve_metrics("all", has_labels=has_labels, is_vae=is_vae))
 
 
 def uniform_noise(n: int, seed: int = 1) -> torch.Tensor:
@@ -260,6 +272,7 @@ def test_nelbo_and_iw_nll_match_hand_computed_values():
     # With q(z|x) = p(z) every importance weight is p(x|z) exactly, so the bound is the NLL itself.
     prior_model, cfg2 = _constant_vae(torch.zeros(3), torch.zeros(3), b)
     iw = evaluate_model(prior_model, cfg2, num_samples=20, metrics="iw_nll,nelbo")
+    assert list(iw) == keys_of("iw_nll", "nelbo")
     assert iw["iw_nll"] == pytest.approx(recon, rel=1e-5)
     assert iw["nelbo"] == pytest.approx(recon, rel=1e-5)
 
@@ -278,9 +291,12 @@ def test_auto_metrics_per_family_and_bad_names():
         model = build_model(resolve_config(cfg))
         return sorted(evaluator(model, 0))
 
-    assert names("dcgan") == ["eval/fid"]
-    assert names("cgan") == ["eval/fid", "eval/label_acc"]
-    assert names("cvae") == ["eval/fid", "eval/label_acc", "eval/nelbo", "eval/nelbo_kl", "eval/nelbo_recon"]
+    def eval_keys(*metrics: str):
+        return sorted(f"eval/{key}" for key in keys_of(*metrics))
+
+    assert names("dcgan") == eval_keys("fid")
+    assert names("cgan") == eval_keys("fid", "label_acc")
+    assert names("cvae") == eval_keys("fid", "label_acc", "nelbo")
     assert names("gan", "") is None
     assert names("gan", "auto,fid") == ["eval/fid"]  # what a sweep's metric adds to eval.metrics
     with pytest.raises(GVError, match="nelbo.*VAE"):
@@ -337,14 +353,9 @@ def cvae_run(tmp_path_factory):
     return out
 
 
-EVERY_KEY = ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "classifier_score",
-             "classifier_score_std", "classes_covered", "class_kl", "mode_collapse",
-             *[f"class_frac/{c}" for c in range(10)]]
-
-
 def test_evaluate_checkpoint_gives_every_metric_deterministically(gan_run):
     out = evaluate_checkpoint(gan_run, num_samples=300)
-    assert list(out) == EVERY_KEY
+    assert list(out) == every_key()  # exactly the declared keys, in the declared order
     assert all(math.isfinite(v) for v in out.values())
     assert evaluate_checkpoint(gan_run / "checkpoints" / "checkpoint.pt", num_samples=300) == out
 
@@ -352,14 +363,21 @@ def test_evaluate_checkpoint_gives_every_metric_deterministically(gan_run):
 def test_gv_eval_json_has_every_key_for_a_conditional_vae(cvae_run):
     result = run_cli("eval", cvae_run, "--n", "300", "--json")
     assert result.exit_code == 0, result.output
-    scores = json.loads(result.stdout)  # exactly one JSON object on stdout
-    assert list(scores) == EVERY_KEY + ["label_acc", "nelbo", "nelbo_recon", "nelbo_kl"]
+    doc = json.loads(result.stdout)  # exactly one JSON object on stdout
+    assert list(doc) == ["metrics", "better", "units"]
+    scores = doc["metrics"]
+    assert list(scores) == every_key(has_labels=True, is_vae=True)
     assert all(isinstance(v, float) for v in scores.values())
-    table = run_cli("eval", cvae_run, "--n", "300", "--metrics", "fid,mode_collapse,iw_nll", "--iw-samples", "4")
+    # Each key's better side and unit, as declared (null where it has none).
+    assert doc["better"] == {key: direction(key) for key in scores}
+    assert doc["units"] == {key: unit(key) for key in scores}
+    assert doc["better"]["fid"] == "min" and doc["better"]["density"] is None and doc["units"]["nelbo"] == "nats/image"
+    table = run_cli("eval", cvae_run, "--n", "300", "--metrics", "fid,kid,mode_collapse,iw_nll", "--iw-samples", "4")
     assert table.exit_code == 0, table.output
     text = " ".join(table.stdout.split())  # rich wraps to the terminal width
-    for word in ("fid", "mode_collapse", "iw_nll", "class_frac", "held-out accuracy"):
+    for word in ("fid", "mode_collapse", "iw_nll", "class_frac", "held-out accuracy", "nats/image", "lower"):
         assert word in text
+    assert "kid_std" not in text and "±" in text  # the spread is shown in kid's cell
 
 
 def test_scoring_a_model_and_its_npz_agree(gan_run, tmp_path):
@@ -368,7 +386,7 @@ def test_scoring_a_model_and_its_npz_agree(gan_run, tmp_path):
     from_file = run_cli("eval", "--samples", npz, "--dataset", "mnist-5k", "--json", "--seed", "5")
     from_model = run_cli("eval", gan_run, "--n", "300", "--json", "--seed", "5")
     assert from_file.exit_code == 0 and from_model.exit_code == 0, (from_file.output, from_model.output)
-    file_scores, model_scores = json.loads(from_file.stdout), json.loads(from_model.stdout)
+    file_scores, model_scores = json.loads(from_file.stdout)["metrics"], json.loads(from_model.stdout)["metrics"]
     assert file_scores["fid"] == model_scores["fid"]  # the very same images
     assert file_scores == pytest.approx(model_scores, rel=1e-5, abs=1e-6)  # float rounding
 
@@ -379,8 +397,8 @@ def test_gv_eval_scores_an_npz_with_labels(tmp_path, shuffled):
     np.savez(npz, images=images.permute(0, 2, 3, 1).numpy(), labels=labels.numpy())
     result = run_cli("eval", "--samples", npz, "--dataset", "mnist-5k", "--json")
     assert result.exit_code == 0, result.output
-    scores = json.loads(result.stdout)
-    assert list(scores) == EVERY_KEY + ["label_acc"]
+    scores = json.loads(result.stdout)["metrics"]
+    assert list(scores) == every_key(has_labels=True)
     assert scores["label_acc"] > 0.95 and scores["mode_collapse"] == 0.0 and scores["fid"] < 15
 
 
@@ -437,3 +455,52 @@ def test_every_registered_metric_is_covered_here():
     # A metric added to the registry without a test here fails this one.
     assert sorted(METRICS) == sorted(["fid", "kid", "precision", "recall", "density", "coverage",
                                       "classifier_score", "modes", "label_acc", "nelbo", "iw_nll"])
+
+
+def test_every_key_has_its_facts_declared():
+    # Every key any metric returns is declared with a better side (or an explicit None), help and a
+    # unit (or None); the tests above check that the metrics return exactly the declared keys.
+    for metric in CATALOG.values():
+        assert metric.about and metric.keys, metric.name
+        for info in metric.keys:
+            assert info.better in ("min", "max", None) and info.help, info
+            assert info.unit is None or (isinstance(info.unit, str) and info.unit), info
+            if info.spread_of is not None:
+                assert info.better is None and info.unit == key_info(info.spread_of).unit, info
+    for key in every_key(has_labels=True, is_vae=True) + keys_of("iw_nll"):
+        assert key_info(key) is not None, key
+    assert key_info("class_frac/7").per_class and key_info("eval/fid") is None and direction("sharpness") is None
+    # The table order: every key with a column of its own, spreads and per-class shares left out.
+    order = display_order()
+    assert len(order) == len(set(order)) and "fid" in order and "density" in order
+    assert not any(key_info(k).spread_of or key_info(k).per_class for k in order)
+    assert spread_key("kid") == "kid_std" and spread_key("fid") is None and "kid_std" not in order
+    assert DIRECTION == {k: direction(k) for k in order if direction(k) is not None} and "density" not in DIRECTION
+
+
+def test_a_declaration_must_say_every_fact():
+    with pytest.raises(TypeError, match="better"):
+        KeyInfo("sharpness", unit=None, help="edge energy")  # no better side given, not even None
+    with pytest.raises(TypeError, match="unit"):
+        KeyInfo("sharpness", better="max", help="edge energy")
+    with pytest.raises(ValueError, match="lower"):
+        MetricInfo("sharpness", "edges", keys=(KeyInfo("sharpness", better="lower", unit=None, help="edge energy"),))
+    with pytest.raises(ValueError, match="follow"):
+        MetricInfo("sharpness", "edges", keys=(spread("sharpness_std", of="sharpness", help="its std"),))
+    with pytest.raises(ValueError, match="per_class"):
+        MetricInfo("sharpness", "edges", keys=(KeyInfo("edge/0", better=None, unit=None, help="class 0"),))
+    with_spread = MetricInfo("sharpness", "edges", keys=(
+        KeyInfo("sharpness", better="max", unit="dB", help="edge energy"),
+        spread("sharpness_std", of="sharpness", help="its std")))
+    assert with_spread.keys[1].unit == "dB" and with_spread.keys[1].better is None  # a spread takes its value's unit
+
+
+def test_gv_eval_help_describes_every_metric_and_key():
+    result = run_cli("eval", "--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.replace("│", " ").split())  # rich boxes and wraps the help
+    for metric in CATALOG.values():
+        assert f"{metric.name} -- " in text, metric.name
+        for info in metric.keys:
+            assert (f"{info.name}/<c>" if info.per_class else info.name) in text, info.name
+    assert "(lower is better, nats/image)" in text

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import GVError
+from ..evaluation.catalog import ALL, AUTO, CATALOG, NEEDS, KeyInfo, direction, key_info, spread_key, unit
 from .common import console, err_console
 
 app = typer.Typer()
@@ -18,9 +20,33 @@ evaluator_app = typer.Typer(help="The per-dataset domain classifier behind the m
                             no_args_is_help=True)
 app.add_typer(evaluator_app, name="evaluator")
 
-METRICS_HELP = ("Comma-separated metrics: fid, kid, precision, recall, density, coverage, classifier_score, modes, "
-                "label_acc, nelbo, iw_nll; 'all' = every one that applies (iw_nll only by name); 'auto' = the "
-                "in-training set.")
+# How the table and --help say a direction.
+BETTER_WORDS = {"min": "lower", "max": "higher"}
+
+
+def _metrics_help() -> str:
+    on_request = ", ".join(name for name, metric in CATALOG.items() if metric.on_request)
+    cheap = ", ".join(name for name, metric in CATALOG.items() if metric.cheap)
+    return (f"Comma-separated metrics (or keys they return, e.g. mode_collapse): {', '.join(CATALOG)}; "
+            f"'{ALL}' = every one that applies ({on_request} only by name); '{AUTO}' = the in-training set "
+            f"({cheap}, where they apply). Each is described below.")
+
+
+def _key_phrase(info: KeyInfo) -> str:
+    notes = [f"{BETTER_WORDS[info.better]} is better"] if info.better else []
+    notes += [info.unit] if info.unit else []
+    name = f"{info.name}/<c>" if info.per_class else info.name
+    return name + (f" ({', '.join(notes)})" if notes else "") + f": {info.help}"
+
+
+def _metrics_epilog() -> str:
+    # One paragraph per metric: Typer's rich help keeps paragraphs apart and joins single lines.
+    paragraphs = ["Metrics, and the keys each returns:"]
+    for metric in CATALOG.values():
+        needs = f"; needs {NEEDS[metric.needs]}" if metric.needs else ""
+        keys = "; ".join(_key_phrase(info) for info in metric.keys)
+        paragraphs.append(escape(f"{metric.name} -- {metric.about}{needs}. {keys}."))
+    return "\n\n".join(paragraphs)
 
 
 def _json_value(value: float) -> float | None:
@@ -28,39 +54,52 @@ def _json_value(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _table(scores: dict[str, float], title: str, caption: str) -> Table:
-    from ..metrics import DIRECTION
+def _json_document(scores: dict[str, float]) -> dict[str, dict[str, object]]:
+    """What `gv eval --json` prints: the values, and each key's better side and unit (null: none)."""
+    return {"metrics": {key: _json_value(value) for key, value in scores.items()},
+            "better": {key: direction(key) for key in scores},
+            "units": {key: unit(key) for key in scores}}
 
+
+def _cell(key: str, value: float, scores: dict[str, float]) -> str:
+    if key == "mode_collapse":
+        text = "yes" if value else "no"
+    elif key == "classes_covered":
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.4g}"
+    spread = spread_key(key)
+    if spread in scores:
+        text += f" ± {scores[spread]:.2g}"
+    return text + (f" {unit(key)}" if unit(key) else "")
+
+
+def _table(scores: dict[str, float], title: str, caption: str) -> Table:
     table = Table(title=title, caption=caption)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("better")
-    arrows = {"min": "lower", "max": "higher"}
-    fractions = {k.split("/", 1)[1]: v for k, v in scores.items() if k.startswith("class_frac/")}
+    per_class: dict[str, list[str]] = {}
     for key, value in scores.items():
-        if key.startswith("class_frac/"):
-            continue
-        if key == "mode_collapse":
-            text = "yes" if value else "no"
-        elif key == "classes_covered":
-            text = f"{value:.0f}"
-        else:
-            text = f"{value:.4g}"
-        table.add_row(key, text, arrows.get(DIRECTION.get(key, ""), ""))
-    if fractions:
-        # The class histogram, one row: the share of the samples in each class.
-        table.add_row("class_frac", " ".join(f"{c}:{v:.2f}" for c, v in fractions.items()), "")
+        info = key_info(key)
+        if info is not None and info.per_class:
+            per_class.setdefault(info.name, []).append(f"{key.split('/', 1)[1]}:{value:.2f}")
+        elif info is None or info.spread_of is None:  # a spread is shown in its value's cell
+            table.add_row(key, _cell(key, value, scores), BETTER_WORDS.get(direction(key), ""))
+    for name, shares in per_class.items():
+        # A histogram, one row: e.g. the share of the samples in each class.
+        table.add_row(name, " ".join(shares), "")
     return table
 
 
-@app.command("eval")
+@app.command("eval", epilog=_metrics_epilog())
 def eval_cmd(
     run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory made by `gv train` (or its checkpoint file).")] = None,
     samples: Annotated[Optional[Path], typer.Option("--samples", help="Score an .npz instead: 'images' uint8 (N,H,W,C), optional 'labels' (the format of `gv sample`).")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --samples: the dataset to compare with (its test split).")] = None,
     n: Annotated[int, typer.Option("--n", help="Samples drawn from the model.")] = 10_000,
-    metrics: Annotated[str, typer.Option("--metrics", help=METRICS_HELP)] = "all",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (metric name -> value) on stdout.")] = False,
+    metrics: Annotated[str, typer.Option("--metrics", help=_metrics_help())] = "all",
+    json_out: Annotated[bool, typer.Option("--json", help='Print one JSON object on stdout: {"metrics": {key: value}, "better": {key: "min", "max" or null}, "units": {key: unit or null}}.')] = False,
     seed: Annotated[int, typer.Option(help="Noise seed for the samples and the metrics' subsampling.")] = 0,
     features: Annotated[str, typer.Option(help="Feature space of fid/kid/precision/recall: classifier (default) or inception (needs local weights).")] = "classifier",
     iw_samples: Annotated[int, typer.Option("--iw-samples", help="Importance samples per image for iw_nll.")] = 100,
@@ -96,7 +135,7 @@ def eval_cmd(
         # The classifier evaluate_model used (already loaded in this process): same dataset, folder and size.
         classifier_key = (cfg.data.name, cfg.data.data_dir or "", cfg.data.image_size)
     if json_out:
-        typer.echo(json.dumps({k: _json_value(v) for k, v in scores.items()}))
+        typer.echo(json.dumps(_json_document(scores)))
         return
     from ..metrics import get_classifier
 

@@ -26,7 +26,8 @@ from ..data import ImageDataset, get_spec, load_dataset, to_uint8
 from ..errors import GVError
 from .classifier import DomainClassifier, get_classifier
 from .features import Reference, check_feature_space, dataset_reference
-from .registry import ALL, IW_SAMPLES, MIN_IMAGES, Context, resolve_metrics, run_metrics
+from .catalog import ALL, resolve_metrics
+from .registry import IW_SAMPLES, MIN_IMAGES, Context, run_metrics
 
 # The in-training samples use fixed noise per run (so evals are comparable step to step), drawn
 # from a generator of their own, apart from the sample grid's (train.seed + 1).

@@ -90,7 +90,11 @@ class DomainClassifier(nn.Module):
         device = next(self.parameters()).device
         features, logits = [], []
         for chunk in images.split(batch_size):
-            f, lg = self(to_unit_range(chunk.to(device)))
+            # Plain NCHW strides: one-channel images read from a channels-last array (an .npz) have
+            # strides torch takes for channels_last, and the convolutions would round differently
+            # from the same images drawn from a model.
+            chunk = chunk.to(device).clone(memory_format=torch.contiguous_format)
+            f, lg = self(to_unit_range(chunk))
             features.append(f.float().cpu())
             logits.append(lg.float().cpu())
         return torch.cat(features), torch.cat(logits)

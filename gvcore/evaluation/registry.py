@@ -4,17 +4,9 @@ A context holds one set of images to score (generated, or read from an .npz) and
 metric may need; the expensive parts -- the images' features and logits, the k-NN manifolds --
 are computed on first use and shared, so asking for fid and kid embeds the images once.
 
-    name              keys                                   against / from
-    fid               fid                                    real test split, torchmetrics FID
-    kid               kid, kid_std                           real test split, torchmetrics KID
-    precision/recall  precision, recall                      k-NN manifolds (Kynkaanniemi et al. 2019)
-    density/coverage  density, coverage                      k-NN balls of reals (Naeem et al. 2020)
-    classifier_score  classifier_score, classifier_score_std Inception-Score analogue, torchmetrics IS
-    modes             classes_covered, class_kl,             class histogram of the samples under
-                      mode_collapse, class_frac/<c>          the domain classifier
-    label_acc         label_acc                              conditional: drawn class == asked class
-    nelbo             nelbo, nelbo_recon, nelbo_kl           VAE / CVAE on the test split, nats/image
-    iw_nll            iw_nll                                 importance-weighted NLL (asked by name)
+What each metric returns -- its keys, which way each is better, units, help, display order -- is
+declared in catalog.py (torch-free, read by `gv --help`); :func:`register` attaches the function
+that computes a declared metric, and every declared metric must get one.
 
 Every metric runs under its own seeded RNG (fork_rng), so its value does not depend on which other
 metrics ran before it, and evaluation never consumes the caller's (the trainer's) random numbers.
@@ -34,6 +26,7 @@ import torch
 
 from ..errors import GVError
 from ..losses import reconstruction_nll
+from .catalog import CATALOG, MetricInfo
 from .classifier import DomainClassifier
 from .features import PrecomputedFeatures, Reference, embed
 
@@ -104,22 +97,24 @@ class Context:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    name: str
+    info: MetricInfo  # its declaration: keys, directions, units, help, needs
     fn: Callable[[Context], dict[str, float]]
-    keys: tuple[str, ...]  # what it returns (modes adds class_frac/<c> per class)
-    help: str
-    needs: str | None = None  # "labels" (conditional) or "vae" (a VAE / CVAE model)
-    cheap: bool = False  # in the in-training set, eval.metrics=auto
-    on_request: bool = False  # only when asked for by name (too slow for "all")
+
+    @property
+    def name(self) -> str:
+        return self.info.name
 
 
 METRICS: dict[str, MetricSpec] = {}
 
 
-def register(name: str, keys: Sequence[str], help: str, needs: str | None = None, cheap: bool = False,
-             on_request: bool = False) -> Callable:
+def register(name: str) -> Callable:
+    """Attach the function computing metric ``name``, declared in catalog.CATALOG with its keys."""
+    if name not in CATALOG:
+        raise LookupError(f"metric {name!r} is not declared: add its MetricInfo to gvcore/evaluation/catalog.py")
+
     def wrap(fn: Callable[[Context], dict[str, float]]) -> Callable[[Context], dict[str, float]]:
-        METRICS[name] = MetricSpec(name, fn, tuple(keys), help, needs, cheap, on_request)
+        METRICS[name] = MetricSpec(CATALOG[name], fn)
         return fn
 
     return wrap
@@ -135,8 +130,7 @@ def _quiet_metric(cls: type, **kwargs: Any) -> Any:
 # --- distribution distances ---------------------------------------------------------------------
 
 
-@register("fid", ["fid"], "Frechet distance of feature Gaussians, generated vs real test split (lower is better)",
-          cheap=True)
+@register("fid")
 def fid(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
@@ -146,7 +140,7 @@ def fid(ctx: Context) -> dict[str, float]:
     return {"fid": float(metric.compute())}
 
 
-@register("kid", ["kid", "kid_std"], "kernel (MMD) distance, unbiased; mean and std over subsets (lower is better)")
+@register("kid")
 def kid(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -171,20 +165,14 @@ def _knn(key: str) -> Callable[[Context], dict[str, float]]:
     return metric
 
 
-for _key, _help in (
-    ("precision", "share of samples inside the real k-NN manifold (fidelity)"),
-    ("recall", "share of real images inside the samples' k-NN manifold (diversity)"),
-    ("density", "how many real k-NN balls hold each sample, / k (about 1 for real data)"),
-    ("coverage", "share of real images whose k-NN ball holds a sample"),
-):
-    register(_key, [_key], _help)(_knn(_key))
+for _key in ("precision", "recall", "density", "coverage"):
+    register(_key)(_knn(_key))
 
 
 # --- the domain classifier's view ---------------------------------------------------------------
 
 
-@register("classifier_score", ["classifier_score", "classifier_score_std"],
-          "Inception-Score analogue: exp E KL(p(y|x) || p(y)) under the domain classifier (higher is better)")
+@register("classifier_score")
 def classifier_score(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.inception import InceptionScore
 
@@ -195,8 +183,7 @@ def classifier_score(ctx: Context) -> dict[str, float]:
     return {"classifier_score": float(mean), "classifier_score_std": float(std)}
 
 
-@register("modes", ["classes_covered", "class_kl", "mode_collapse"],
-          "class histogram of the samples: classes covered, KL(samples || data), mode_collapse (1 = classes missing)")
+@register("modes")
 def modes(ctx: Context) -> dict[str, float]:
     k = ctx.reference.num_classes
     counts = torch.bincount(ctx.predictions, minlength=k).double()
@@ -212,8 +199,7 @@ def modes(ctx: Context) -> dict[str, float]:
     return out
 
 
-@register("label_acc", ["label_acc"], "conditional: share of samples the classifier puts in the class they were drawn for",
-          needs="labels", cheap=True)
+@register("label_acc")
 def label_acc(ctx: Context) -> dict[str, float]:
     return {"label_acc": float((ctx.predictions == ctx.labels.cpu()).double().mean())}
 
@@ -229,9 +215,7 @@ def _test_batches(ctx: Context, batch_size: int) -> Iterator[tuple[torch.Tensor,
         yield images.to(device).float().div(127.5).sub(1.0), labels
 
 
-@register("nelbo", ["nelbo", "nelbo_recon", "nelbo_kl"],
-          "negative ELBO on the test split, nats per image (reconstruction + KL; lower is better)",
-          needs="vae", cheap=True)
+@register("nelbo")
 @torch.no_grad()
 def nelbo(ctx: Context) -> dict[str, float]:
     recon_sum = kl_sum = 0.0
@@ -247,9 +231,7 @@ def _normal_log_prob(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) 
     return (-0.5 * (math.log(2 * math.pi) + logvar + (z - mean).pow(2) / logvar.exp())).sum(-1)
 
 
-@register("iw_nll", ["iw_nll"],
-          "importance-weighted NLL bound on the test split (Burda et al. 2016), nats per image; asked by name",
-          needs="vae", on_request=True)
+@register("iw_nll")
 @torch.no_grad()
 def iw_nll(ctx: Context) -> dict[str, float]:
     model, k = ctx.model, ctx.iw_samples
@@ -268,59 +250,14 @@ def iw_nll(ctx: Context) -> dict[str, float]:
     return {"iw_nll": -total / len(ctx.test_set)}
 
 
-# Which way is better, per key: what a sweep's `mode` should be when it ranks by eval/<key>.
-DIRECTION = {
-    **dict.fromkeys(["fid", "kid", "class_kl", "mode_collapse", "nelbo", "nelbo_recon", "nelbo_kl", "iw_nll"], "min"),
-    **dict.fromkeys(["precision", "recall", "coverage", "classifier_score", "classes_covered", "label_acc"], "max"),
-    # density has no better side: about 1 for real data, above 1 when samples crowd dense regions.
-}
+# Every declared metric has its function: a declaration without one would be offered by --help
+# and resolve_metrics, then fail in run_metrics.
+if METRICS.keys() != CATALOG.keys():
+    raise LookupError(f"metrics declared in catalog.py without a registered function: "
+                      f"{', '.join(sorted(CATALOG.keys() - METRICS.keys()))}")
+
 
 # --- running ------------------------------------------------------------------------------------
-
-ALL = "all"  # every metric that applies, except the on-request ones
-AUTO = "auto"  # the cheap in-training set: fid, plus label_acc / nelbo where they apply
-
-
-def _needs_message(spec: MetricSpec, where: str) -> str:
-    if spec.needs == "labels":
-        return (f"metric '{spec.name}' in {where} needs the classes the images were drawn for: a conditional "
-                "family (cgan, cvae) or an .npz with a 'labels' array")
-    return (f"metric '{spec.name}' in {where} needs a VAE or CVAE model (it scores the test split's likelihood), "
-            "not a GAN or a file of images")
-
-
-def metric_of(key: str) -> str | None:
-    """The registered metric that reports ``key`` ('fid' -> 'fid', 'nelbo_kl' -> 'nelbo'), or None:
-    what a sweep ranking by eval/<key> must add to eval.metrics."""
-    if key in METRICS:
-        return key
-    return next((spec.name for spec in METRICS.values() if key in spec.keys), None)
-
-
-def resolve_metrics(text: str | Sequence[str] | None, *, has_labels: bool, is_vae: bool,
-                    where: str = "--metrics") -> list[str]:
-    """Metric names from 'fid,kid', 'auto', 'all' (combinable; key names such as 'mode_collapse'
-    name their metric). A named metric that cannot apply is an error; auto/all skip those."""
-    parts = text.split(",") if isinstance(text, str) else list(text or [])
-    parts = [p.strip() for p in parts if p and p.strip()]
-
-    def applies(spec: MetricSpec) -> bool:
-        return spec.needs is None or (spec.needs == "labels" and has_labels) or (spec.needs == "vae" and is_vae)
-
-    names: list[str] = []
-    for part in parts:
-        if part in (ALL, AUTO):
-            names += [n for n, s in METRICS.items()
-                      if applies(s) and (s.cheap if part == AUTO else not s.on_request)]
-            continue
-        name = metric_of(part)
-        if name is None:
-            raise GVError(f"unknown metric '{part}' in {where}: choose from {', '.join(METRICS)}, "
-                          f"'{AUTO}' (the cheap in-training set) or '{ALL}' (every metric that applies)")
-        if not applies(METRICS[name]):
-            raise GVError(_needs_message(METRICS[name], where))
-        names.append(name)
-    return list(dict.fromkeys(names))
 
 
 @contextlib.contextmanager
