@@ -10,28 +10,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..evaluation.catalog import direction, display_order, key_info, spread_key
 from .trials import Entry
 
 
-# The metrics table's column order: quality first, then diversity, then the family-specific ones.
-TABLE_ORDER = ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "classes_covered",
-               "class_kl", "mode_collapse", "label_acc", "nelbo", "nelbo_recon", "nelbo_kl", "iw_nll")
-
-
+# The metrics table: its columns in the evaluation catalog's order (quality, diversity, family-specific).
 def table_columns(entries: list[Entry]) -> list[str]:
     keys = {k.split("/", 1)[1] for e in entries for k in e.metrics if k.startswith("eval/")}
     # Spreads (kid_std, ...) are shown inside their metric's cell; per-class shares
     # (class_frac/<c>) stay in report.json: ten columns would drown the table.
-    shown = [k for k in TABLE_ORDER if k in keys]
-    shown += sorted(k for k in keys if k not in TABLE_ORDER and "/" not in k and not k.endswith("_std"))
+    shown = [k for k in display_order() if k in keys]
+    # Keys this gv doesn't declare (a leaderboard from another version) go last, as they are.
+    shown += sorted(k for k in keys if key_info(k) is None and "/" not in k)
     return [f"eval/{k}" for k in shown]
 
 
 def best_in_column(entries: list[Entry], column: str) -> set[str]:
     """Families holding the best value of a column (ties included); none for directionless columns."""
-    from ..metrics import DIRECTION
-
-    mode = DIRECTION.get(column.split("/", 1)[1]) if column.startswith("eval/") else \
+    mode = direction(column.split("/", 1)[1]) if column.startswith("eval/") else \
         {"parameters": None, "wall_time_s": "min", "steps_to_best": "min"}.get(column)
     values = {e.family: e.metrics.get(column) for e in entries}
     finite = {f: v for f, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
@@ -110,7 +106,8 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
             cls = " class='best'" if entry.family in best[column] else ""
             value = entry.metrics.get(column)
             text = _fmt(bool(value) if column == "eval/mode_collapse" and value is not None else value)
-            spread = entry.metrics.get(f"{column}_std")
+            spread_of = spread_key(column.removeprefix("eval/"))
+            spread = entry.metrics.get(f"eval/{spread_of}") if spread_of else None
             text = e(text)
             if isinstance(spread, float) and math.isfinite(spread) and value is not None:
                 text += f"<br><span class='sd'>± {e(_fmt(spread))}</span>"

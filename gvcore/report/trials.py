@@ -32,10 +32,10 @@ class Entry:
 
 def metric_mode(metric: str) -> str:
     """'min' or 'max' for a leaderboard metric (eval/<key> from the registry; losses: min)."""
-    from ..metrics import DIRECTION
+    from ..evaluation.catalog import direction
 
     key = metric.split("/", 1)[1] if metric.startswith("eval/") else metric
-    mode = DIRECTION.get(key, "min" if not metric.startswith("eval/") else None)
+    mode = direction(key) or (None if metric.startswith("eval/") else "min")
     if mode is None:
         raise GVError(f"metric '{metric}' has no better side to rank by: use e.g. eval/fid, eval/kid or eval/precision")
     return mode
