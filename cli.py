@@ -2,10 +2,12 @@
 
     gv families | config | train | resume | sample      (gvcore/commands/train.py)
     gv sweep | sweeps | results                         (gvcore/commands/sweep.py)
+    gv compare                                          (gvcore/commands/compare.py)
     gv interpolate                                      (gvcore/commands/report.py)
     gv eval | evaluator train                           (gvcore/commands/evaluate.py)
 """
 
+from gvcore.commands import compare as compare_commands
 from gvcore.commands import evaluate as evaluate_commands
 from gvcore.commands import report as report_commands
 from gvcore.commands import sweep as sweep_commands
@@ -15,6 +17,7 @@ from gvcore.commands.common import new_app
 app = new_app("gv: train, sweep, evaluate and compare GAN, LSGAN, DCGAN, CGAN, VAE and CVAE on your data.")
 app.add_typer(train_commands.app)
 app.add_typer(sweep_commands.app)
+app.add_typer(compare_commands.app)
 app.add_typer(report_commands.app)
 app.add_typer(evaluate_commands.app)
 

@@ -1,0 +1,69 @@
+"""`gv compare`: the families of one or more sweeps compared as distributions over all their trials.
+
+Reads leaderboard.json files only. numpy / scipy / matplotlib are imported inside the command, so
+`gv` itself starts as fast as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import GVError
+from .common import console
+
+app = typer.Typer()
+
+COMPARE_JSON = "compare.json"
+EXPECTED_BEST_PNG = "expected_best.png"
+
+
+def _table_console() -> Console:
+    """The terminal at its width; a pipe or log file wide enough for the pairwise matrix."""
+    return console if console.is_terminal else Console(width=max(console.width, 180))
+
+
+def _check_out(out: str) -> Path:
+    """--out must be a local directory gv can create or write into (checked before any work)."""
+    if "://" in out:
+        raise GVError(f"bad --out '{out}': pass a local directory; copy it to storage afterwards")
+    path = Path(out).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise GVError(f"bad --out '{out}': it is a file, not a directory; pass a directory for {COMPARE_JSON}")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise GVError(f"bad --out '{out}': '{existing}' is a file, so no directory can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GVError(f"bad --out '{out}': '{existing}' is not writable by you; pass a directory you can write")
+    return path
+
+
+@app.command("compare")
+def compare_cmd(
+    sweep_dirs: Annotated[list[str], typer.Argument(help="Sweep directories (STORAGE/NAME, as `gv sweep` printed); their trials are pooled by family.", show_default=False)],
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Compare on this metric (default: the sweeps' own), e.g. eval/fid or eval/precision.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison document as JSON.")] = False,
+    out: Annotated[Optional[str], typer.Option("--out", help=f"Also write {COMPARE_JSON} and {EXPECTED_BEST_PNG} (expected best of k trials, with bands) into this directory.")] = None,
+) -> None:
+    """Which family works best on this data, and how hard is each to tune: median, IQM, expected best of k trials,
+    P(a random trial of A beats one of B) with bootstrap CIs, over every trial -- failed ones count as the worst."""
+    out_dir = _check_out(out) if out is not None else None
+    from ..compare import compare, expected_best_figure, load_pool, print_comparison
+    from ..rundir import write_text
+
+    doc = compare(load_pool(sweep_dirs, metric))
+    text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    if out_dir is not None:
+        write_text(out_dir / COMPARE_JSON, text)
+        expected_best_figure(doc, out_dir / EXPECTED_BEST_PNG)
+    if as_json:
+        typer.echo(text, nl=False)
+        return
+    print_comparison(doc, _table_console())
+    if out_dir is not None:
+        console.print(f"wrote {out_dir / COMPARE_JSON} and {out_dir / EXPECTED_BEST_PNG}", soft_wrap=True)

@@ -1,0 +1,121 @@
+"""The verdict of `gv compare`: every family's and pair's statistics in one JSON-ready document,
+and the winner -- the family whose random trial beats a random trial of every other family with
+probability above 0.5 at 95% confidence (the lower bound of each of its pairwise CIs above 0.5).
+
+Requiring *every* pairwise bound is an intersection-union test: the claim "A beats each of the
+others" holds at 95% without a multiple-comparison correction, and at most one family can meet it
+(P(A beats B) > 0.5 excludes P(B beats A) > 0.5).
+
+The document (values in the metric's own units; ``null`` where a failed trial decides a value --
+the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``median_failed`` /
+``iqm_failed`` flags for the scalars; a whole ``ci`` / band ``null`` when a family has 1 trial)::
+
+    metric, direction ("min"/"max"), values ("final" | "best_report" | "mixed"), value_counts,
+    dataset, sweeps [{dir, sweep, trials, final}], statistics {bootstrap, method, confidence,
+    n_resamples, seed},
+    families [{family, n, failed, excluded, median, median_failed, ci [low, high], iqm, iqm_failed,
+               expected_best [k = 1..n], expected_best_lower, expected_best_upper}]  (best median first),
+    pairs [{a, b, p, ci}]  p = P(a random a trial beats a random b trial), ties half; P(b beats a) = 1 - p,
+    winner (family or null), reason, notes
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import statistics as st
+from .trials import FamilyValues, Pool
+
+
+def _value(score: float, direction: str) -> float | None:
+    """An oriented score back in the metric's units; None when a failure decides it."""
+    if st.is_failed(score):
+        return None
+    return float(score) if direction == "min" else -float(score)
+
+
+def _interval(low: float, high: float, direction: str) -> list[float | None]:
+    """An oriented [low, high] as [low, high] in the metric's units (a max metric swaps the ends)."""
+    if direction == "min":
+        return [_value(low, direction), _value(high, direction)]
+    return [_value(high, direction), _value(low, direction)]
+
+
+def _family_entry(name: str, family: FamilyValues, scores: np.ndarray, direction: str) -> dict[str, Any]:
+    found = st.family_statistics(scores, name)
+    band = found["expected_best_band"]
+    if band is None:
+        lower = upper = None
+    else:
+        ends = [_interval(lo, hi, direction) for lo, hi in zip(*band)]
+        lower, upper = [e[0] for e in ends], [e[1] for e in ends]
+    ci = found["median_ci"]
+    return {
+        "family": name, "n": len(scores), "failed": family.failed, "excluded": family.excluded,
+        "median": _value(found["median"], direction), "median_failed": st.is_failed(found["median"]),
+        "ci": _interval(*ci, direction) if ci is not None else None,
+        "iqm": _value(found["iqm"], direction), "iqm_failed": st.is_failed(found["iqm"]),
+        "expected_best": [_value(e, direction) for e in found["expected_best"]],
+        "expected_best_lower": lower, "expected_best_upper": upper,
+        "_order": (found["median"], found["iqm"], name),
+    }
+
+
+def _describe(a: str, b: str, p: float, ci: tuple[float, float]) -> str:
+    return f"{a} vs {b}: P = {p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """(winner or None, why). ``sizes``: family -> trials, in table order; ``pairs`` as in the document."""
+    order = list(sizes)
+    if len(order) == 1:
+        return None, f"only one family ({order[0]}): nothing to compare it with"
+    single = [f for f in order if sizes[f] < 2]
+    if len(single) == len(order):
+        return None, "1 trial per family: no confidence possible"
+    if single:
+        return None, (f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
+                      "run more trials of it")
+    beats: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
+    for pair in pairs:
+        p, (low, high) = pair["p"], pair["ci"]
+        beats[pair["a"], pair["b"]] = (p, (low, high))
+        beats[pair["b"], pair["a"]] = (1.0 - p, (1.0 - high, 1.0 - low))
+    # Each family's weakest opponent: the one its lower bound is smallest against.
+    weakest = {f: min(((g, *beats[f, g]) for g in order if g != f), key=lambda t: (t[2][0], t[1], t[0]))
+               for f in order}
+    winners = [f for f in order if weakest[f][2][0] > 0.5]
+    if winners:
+        winner = winners[0]
+        return winner, (f"a random {winner} trial beats a random trial of every other family at "
+                        f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}")
+    closest = max(order, key=lambda f: (weakest[f][2][0], weakest[f][1]))
+    return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence; closest: "
+                  f"{_describe(closest, *weakest[closest])}")
+
+
+def compare(pool: Pool) -> dict[str, Any]:
+    """The comparison document of a pool of trials (see the module docstring)."""
+    scores = {name: st.oriented(v.values, v.failed, pool.direction) for name, v in pool.families.items()}
+    families = sorted((_family_entry(name, pool.families[name], scores[name], pool.direction) for name in scores),
+                      key=lambda entry: entry["_order"])
+    for entry in families:
+        del entry["_order"]
+    order = [entry["family"] for entry in families]
+    pairs = []
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            p, ci = st.pair_statistics(scores[a], scores[b], a, b)
+            pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None})
+    winner, reason = decide({entry["family"]: entry["n"] for entry in families}, pairs)
+    return {
+        "metric": pool.metric, "direction": pool.direction, "values": pool.value_source,
+        "value_counts": pool.value_counts, "dataset": pool.dataset,
+        "sweeps": [{"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final}
+                   for s in pool.sweeps],
+        "statistics": {"bootstrap": "scipy.stats.bootstrap", "method": st.METHOD, "confidence": st.CONFIDENCE,
+                       "n_resamples": st.N_RESAMPLES, "seed": st.SEED},
+        "families": families, "pairs": pairs, "winner": winner, "reason": reason, "notes": list(pool.notes),
+    }
