@@ -1,8 +1,8 @@
 """Reading sweeps for `gv compare`: leaderboard rows -> one sample of metric values per family.
 
-Three small functions stand between this module and code others own, so each is one place to
-repoint: :func:`trial_record` (every access to a leaderboard row), :func:`metric_direction`
-(which way a metric is better, from the metric registry) and :func:`family_kind` (GAN or VAE).
+Three small functions stand between this module and the code it reads, one place each:
+:func:`trial_record` (every access to a leaderboard row), :func:`metric_direction`
+(which way a metric is better, from the evaluation catalog) and :func:`family_kind` (GAN or VAE).
 
 Which value of a trial is compared: the final full evaluation of its best checkpoint (``final``:
 every metric on the sweep's final_eval_samples images) when every finished trial has one, else its
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import leaderboard
+from .. import leaderboard, storage
+from ..leaderboard import LeaderboardRow
 from ..errors import GVError
 
 FAILED_STATUSES = ("diverged", "error")
@@ -43,24 +44,22 @@ class TrialRecord:
     final: dict[str, Any]
 
 
-def trial_record(row: dict[str, Any]) -> TrialRecord:
-    """The one function that reads a leaderboard row (a dict today, a dataclass soon)."""
-    config = row.get("config") or {}
-    name, size = config.get("data.name"), config.get("data.image_size")
+def trial_record(row: LeaderboardRow) -> TrialRecord:
+    """The one function that reads a leaderboard row."""
+    name, size = row.config.get("data.name"), row.config.get("data.image_size")
     dataset = None if name is None else (f"{name} at {size} px" if size else str(name))
-    return TrialRecord(family=row.get("family") or config.get("family"), status=str(row.get("status") or ""),
-                       sweep_metric=row.get("metric"), sweep_mode=row.get("mode"), dataset=dataset,
-                       best_metric=row.get("best_metric"), best_report=dict(row.get("metrics") or {}),
-                       final=dict(row.get("final") or {}))
+    return TrialRecord(family=row.family or row.config.get("family"), status=row.status,
+                       sweep_metric=row.metric, sweep_mode=row.mode, dataset=dataset,
+                       best_metric=row.best_metric, best_report=dict(row.metrics), final=dict(row.final or {}))
 
 
 def metric_direction(metric: str) -> str | None:
     """'min' or 'max' for a metric, or None when it has no better side (eval/density). The one
     lookup of the metric registry: repoint it at gvcore.evaluation's direction(key) when it lands."""
     if metric.startswith("eval/"):
-        from ..metrics import DIRECTION  # imports torch (about 2 s): the registry lives with the metrics
+        from ..evaluation.catalog import direction  # the metrics' declarations, no torch
 
-        return DIRECTION.get(metric.removeprefix("eval/"))
+        return direction(metric.removeprefix("eval/"))
     if metric.startswith("loss/"):
         return "min"
     return None
@@ -111,14 +110,14 @@ class Sweep:
 
 def read_sweep(directory: str) -> Sweep:
     doc = leaderboard.read(directory)
-    trials = [trial_record(row) for row in doc["rows"] if isinstance(row, dict)]
+    trials = [trial_record(row) for row in doc.rows]
     if not trials:
         raise GVError(f"'{directory}' has no trials in its {leaderboard.LEADERBOARD_JSON} yet: "
                       "compare it once its first trial reports")
-    metric = doc.get("metric") or trials[0].sweep_metric
-    mode = doc.get("mode") or trials[0].sweep_mode
-    name = doc.get("sweep") or str(directory).rstrip("/").rsplit("/", 1)[-1]
-    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=bool(doc.get("final")),
+    metric = doc.metric or trials[0].sweep_metric
+    mode = doc.mode or trials[0].sweep_mode
+    name = doc.sweep or str(directory).rstrip("/").rsplit("/", 1)[-1]
+    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=doc.final,
                  trials=trials)
 
 
@@ -150,11 +149,11 @@ def _check_unique(directories: list[str]) -> list[str]:
     seen: dict[str, str] = {}
     out = []
     for directory in directories:
-        key = directory.rstrip("/") if leaderboard.is_uri(directory) else str(Path(directory).expanduser().resolve())
+        key = directory.rstrip("/") if storage.is_uri(directory) else str(Path(directory).expanduser().resolve())
         if key in seen:
             raise GVError(f"sweep dir '{directory}' is given twice: pass each sweep directory once")
         seen[key] = directory
-        out.append(directory if leaderboard.is_uri(directory) else str(Path(directory).expanduser()))
+        out.append(directory if storage.is_uri(directory) else str(Path(directory).expanduser()))
     return out
 
 
