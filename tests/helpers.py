@@ -38,13 +38,14 @@ def run_cli(*args: str):
 
 
 def assert_one_line_error(result, *needles: str) -> str:
-    """Exit code 2, exactly one line on stderr naming the bad value, no traceback."""
+    """Exit code 2, exactly one line on stderr (starting "error: ") naming the bad value, no traceback
+    anywhere. Returns that line."""
     err = result.stderr if hasattr(result, "stderr") else result.output
-    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.exit_code == 2, (result.exit_code, result.output, err)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("error: "), err
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output + err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]

@@ -19,6 +19,7 @@ from scipy import stats
 
 from gvcore.compare import statistics as st
 from gvcore.compare.verdict import decide
+from helpers import assert_one_line_error
 from sweep_helpers import REPO, invoke
 
 FAILED = ("diverged", "error")
@@ -75,16 +76,6 @@ def pair(doc: dict[str, Any], a: str, b: str) -> tuple[float, list[float] | None
         if (p["a"], p["b"]) == (b, a):
             return 1 - p["p"], None if p["ci"] is None else [1 - p["ci"][1], 1 - p["ci"][0]]
     raise KeyError((a, b))
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    """Exit 2, exactly one line on stderr naming the problem, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def normal(seed: int, mean: float, scale: float, n: int) -> list[float]:

@@ -20,6 +20,7 @@ from gvcore.families import FAMILIES, build_model, resolve_config
 from gvcore.sweep import apply_overrides, expand_trials, load_sweep, shipped_sweeps
 from gvcore.trainer import checkpoint_path, train
 from gvcore.trial import adopt_hyperparameters, prepare_run_dir
+from helpers import assert_one_line_error
 from sweep_helpers import invoke, write_sweep
 
 RAY_TMP = Path("/tmp/ray")
@@ -27,16 +28,6 @@ RAY_TMP = Path("/tmp/ray")
 
 def ray_sessions() -> set[str]:
     return {p.name for p in RAY_TMP.glob("session_*")} if RAY_TMP.is_dir() else set()
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    """Exit 2, exactly one line on stderr naming the problem, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 # --- shipped sweeps -----------------------------------------------------------------------------
@@ -279,7 +270,7 @@ def test_unreachable_cluster_address_is_a_quick_one_line_error(tmp_path):
 
 
 def test_wandb_auto_mode(monkeypatch, tmp_path):
-    from gvcore.commands.sweep import resolve_wandb_mode
+    from gvcore.commands.wandb_mode import resolve_wandb_mode
 
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.delenv("WANDB_MODE", raising=False)

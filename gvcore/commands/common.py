@@ -16,6 +16,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def table_console() -> Console:
+    """Tables go to the terminal at its width; into a pipe or a log file (CI, `ray job logs`) at a
+    width that keeps a table row on one line instead of rich's default 80 columns."""
+    return console if console.is_terminal else Console(width=max(console.width, 180))
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 

@@ -12,20 +12,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from ..errors import GVError
-from .common import console
+from .common import console, table_console
 
 app = typer.Typer()
 
 COMPARE_JSON = "compare.json"
 EXPECTED_BEST_PNG = "expected_best.png"
-
-
-def _table_console() -> Console:
-    """The terminal at its width; a pipe or log file wide enough for the pairwise matrix."""
-    return console if console.is_terminal else Console(width=max(console.width, 180))
 
 
 def _check_out(out: str) -> Path:
@@ -64,6 +58,6 @@ def compare_cmd(
     if as_json:
         typer.echo(text, nl=False)
         return
-    print_comparison(doc, _table_console())
+    print_comparison(doc, table_console())
     if out_dir is not None:
         console.print(f"wrote {out_dir / COMPARE_JSON} and {out_dir / EXPECTED_BEST_PNG}", soft_wrap=True)

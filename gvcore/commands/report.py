@@ -155,7 +155,7 @@ def report_cmd(
     from ..leaderboard import read as read_leaderboard
     from ..report import build_report, metric_mode
     from .common import err_console
-    from .sweep import resolve_wandb_mode
+    from .wandb_mode import resolve_wandb_mode
 
     if eval_samples < 100:
         raise GVError(f"bad --eval-samples {eval_samples}: use at least 100 (10000 is the standard)")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import netrc
 import os
-import socket
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,159 +16,22 @@ from typing import Annotated, Any, Optional
 from urllib.parse import urlparse
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .. import __version__, leaderboard
 from .. import storage as store
 from ..errors import GVError
-from ..leaderboard import Leaderboard, LeaderboardRow
-from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps, trial_dirname
-from .common import console, err_console
+from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps
+from .common import console, err_console, table_console
+from .sweep_tables import live_table, print_leaderboard
+from .wandb_mode import resolve_wandb_mode, wandb_api_key, wandb_hints
 
 app = typer.Typer()
 
-WANDB_MODES = ("auto", "online", "offline", "disabled")
 DEFAULT_STORAGE = "runs/sweeps"
 DEFAULT_WANDB_PROJECT = "gv"
 SWEEP_INFO = "sweep.json"
 EXPERIMENT_STATE = "tuner.pkl"  # Ray Tune's marker of an experiment directory it can restore
-
-
-# --- rendering ----------------------------------------------------------------------------------
-
-
-def _table_console() -> Console:
-    """Tables go to the terminal at its width; into a pipe or a log file (CI, `ray job logs`) at a
-    width that keeps a leaderboard row on one line instead of rich's default 80 columns."""
-    return console if console.is_terminal else Console(width=max(console.width, 180))
-
-_SHORT = {"loss/discriminator": "D", "loss/generator": "G", "loss/total": "loss", "loss/reconstruction": "rec",
-          "loss/kl": "KL"}
-_STATUS_STYLE = {"done": "green", "running": "cyan", "pending": "dim", "retrying": "yellow", "stopped": "yellow",
-                 "diverged": "red", "error": "bold red"}
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return f"{value:.{digits}g}"
-    return "-"
-
-
-def _losses(values: dict[str, Any]) -> str:
-    return "  ".join(f"{short} {values[key]:.3f}" for key, short in _SHORT.items()
-                     if isinstance(values.get(key), (int, float)))
-
-
-def _short_value(value: Any) -> str:
-    return _number(value, 3) if isinstance(value, float) else str(value)
-
-
-def live_table(rows: list[LeaderboardRow], sweep_name: str, live: bool = True) -> Table:
-    """The table shown while a sweep runs (rows from gvcore.tune.live.LiveView)."""
-    metric = rows[0].metric if rows else "metric"
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    table = Table(title=f"sweep {sweep_name}: {summary or 'starting'}", title_justify="left")
-    for column in ("trial", "family", "status", "step", f"{metric}", "best", "losses", "img/s"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        latest = row.latest
-        total = row.total_steps or latest.get("total_steps")
-        status = row.status
-        table.add_row(trial_dirname(row.family, row.trial_id), row.family,
-                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
-                      f"{row.step}/{total}" if total else str(row.step or "-"),
-                      _number(latest.get(metric)), _number(row.best_metric), _losses(latest),
-                      _number(latest.get("images_per_s"), 5))
-    return table
-
-
-def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
-    """The final (or live, for `gv results` on a running sweep) leaderboard."""
-    rows = doc.rows
-    metric, mode = doc.metric or "metric", doc.mode or "min"
-    if keys is None:
-        varying = {k for r in rows for k in r.config if len({json.dumps(x.config.get(k)) for x in rows}) > 1}
-        keys = [k for k in (rows[0].config if rows else {}) if k in varying and k != "family"]
-    state = "final" if doc.final else "live, sweep still running or interrupted"
-    table = Table(title=f"leaderboard {doc.sweep or ''} ({state}): best {metric} ({mode})", title_justify="left")
-    # The full evaluation of each best checkpoint (every metric, final_eval_samples images): its
-    # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
-    final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
-                  if any(k in (r.final or {}) for r in rows)]
-    for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
-                   *(f"final {k}" for k in final_keys), *keys, "restores"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        status = row.status
-        total = row.total_steps
-        table.add_row(str(row.rank), trial_dirname(row.family or "?", row.trial_id), row.family or "-",
-                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row.best_metric),
-                      str(row.best_step if row.best_step is not None else "-"),
-                      f"{row.step}/{total}" if total else str(row.step),
-                      _number(row.wall_time_s, 4), _number(row.images_per_s, 5),
-                      *(_number((row.final or {}).get(k)) for k in final_keys),
-                      *(_short_value(row.config.get(k, "-")) for k in keys), str(row.restores))
-    return table
-
-
-def print_leaderboard(doc: Leaderboard, keys: list[str] | None = None) -> None:
-    _table_console().print(leaderboard_table(doc, keys))
-    note = leaderboard.objective_note(doc.metric or "", doc.rows)
-    if note:
-        console.print(f"[yellow]{note}[/]")
-    for row in doc.rows:
-        if row.failed and row.error:
-            console.print(f"  {row.trial_id} ({row.family}) {row.status}: {row.error}")
-    best = next((r for r in doc.rows if r.best_checkpoint), None)
-    if best:
-        console.print(f"best checkpoint: {best.best_checkpoint}", soft_wrap=True)
-
-
-# --- W&B mode -----------------------------------------------------------------------------------
-
-
-def _wandb_host() -> tuple[str, int]:
-    url = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai")
-    return url.hostname or "api.wandb.ai", url.port or (443 if url.scheme == "https" else 80)
-
-
-def _netrc_key(host: str) -> str | None:
-    """`wandb login` stores the key in ~/.netrc; read it without asking wandb (which may go online)."""
-    try:
-        entry = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return None
-    return entry[2] if entry else None
-
-
-def _wandb_api_key() -> str | None:
-    return os.environ.get("WANDB_API_KEY") or _netrc_key(_wandb_host()[0])
-
-
-def resolve_wandb_mode(requested: str) -> tuple[str, str]:
-    """(mode, why) for --wandb-mode; auto = online when logged in and W&B answers, else offline."""
-    if requested not in WANDB_MODES:
-        raise GVError(f"bad --wandb-mode '{requested}': choose one of {', '.join(WANDB_MODES)}")
-    if requested != "auto":
-        return requested, f"--wandb-mode {requested}"
-    env_mode = os.environ.get("WANDB_MODE", "").strip().lower()
-    if env_mode in ("online", "offline", "disabled"):
-        return env_mode, f"WANDB_MODE={env_mode}"
-    host, port = _wandb_host()
-    if not _wandb_api_key():
-        return "offline", "not logged in to W&B (no WANDB_API_KEY, no `wandb login`)"
-    if not any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
-        # A proxy would make a direct probe meaningless; without one, don't make every trial wait
-        # for wandb's init timeout against a server nobody can reach.
-        try:
-            socket.create_connection((host, port), timeout=3).close()
-        except OSError:
-            return "offline", f"W&B server {host} is unreachable"
-    return "online", "logged in to W&B"
 
 
 # --- sweep directories --------------------------------------------------------------------------
@@ -235,7 +96,7 @@ def sweeps_cmd() -> None:
         spec = load_sweep(str(path))
         table.add_row(name, spec.dataset, ", ".join(spec.families), str(spec.num_trials()),
                       f"{spec.budget} {spec.budget_unit}", spec.scheduler.type, spec.description)
-    _table_console().print(table)
+    table_console().print(table)
 
 
 @app.command("results")
@@ -295,7 +156,7 @@ def sweep_cmd(
     settings = WandbSettings(mode=mode, project=wandb_project, entity=wandb_entity, group=run_name,
                              dir=os.environ.get("WANDB_DIR") or None,
                              # Embedded Ray's workers inherit this environment; a cluster's don't.
-                             api_key=_wandb_api_key() if mode == "online" and on_cluster else None)
+                             api_key=wandb_api_key() if mode == "online" and on_cluster else None)
     _print_plan(spec, resume, address or os.environ.get("RAY_ADDRESS") or "local Ray on this machine")
     console.print(f"metric {spec.metric} ({spec.mode}), scheduler {spec.scheduler.type}; W&B {mode} ({mode_reason}); "
                   f"sweep dir {sweep_dir}", soft_wrap=True)
@@ -332,7 +193,7 @@ def sweep_cmd(
     console.print(f"leaderboard: {json_path} and {csv_path}", soft_wrap=True)
     startup = f"{outcome.startup_s:.1f}s" if math.isfinite(outcome.startup_s) else "n/a: the Tuner ran on the cluster"
     console.print(f"sweep time {outcome.elapsed_s:.0f}s (Ray start-up until the first trial: {startup})")
-    _wandb_hints(mode, settings, outcome)
+    wandb_hints(mode, settings, outcome)
     if outcome.interrupted:
         err_console.print("interrupted: finished trials are kept; continue the others with "
                           f"`{_resume_command(sweep, run_name, storage)}`", soft_wrap=True)
@@ -369,20 +230,6 @@ def _print_plan(spec: SweepSpec, resume: bool, where: str) -> None:
 
 def _resume_command(sweep: str, run_name: str, storage: str) -> str:
     return f"gv sweep {sweep} --resume --name {run_name}" + ("" if storage == DEFAULT_STORAGE else f" --storage {storage}")
-
-
-def _wandb_hints(mode: str, settings, outcome) -> None:
-    if mode == "disabled":
-        return
-    if settings.dir is None:
-        pattern = store.join(outcome.sweep_dir, "*/wandb/offline-run-*")
-    else:
-        pattern = str(Path(settings.dir) / "wandb" / "offline-run-*")
-    if outcome.wandb_fallbacks:
-        console.print(f"[yellow]W&B was unreachable for {len(outcome.wandb_fallbacks)} trial(s); their runs were "
-                      "kept offline.[/]")
-    if mode == "offline" or outcome.wandb_fallbacks:
-        console.print(f"W&B runs are offline; upload them with: wandb sync {pattern}", soft_wrap=True)
 
 
 def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]:
