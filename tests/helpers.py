@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from gvcore.config import Config
+from gvcore.families import FAMILIES
+from gvcore.sweep import OBJECTIVE_LOSS, REPORTED_LOSSES
 
 
 def tiny_config(family: str, steps: int = 6, **train) -> Config:
@@ -21,6 +23,17 @@ def tiny_config(family: str, steps: int = 6, **train) -> Config:
     for key, value in train.items():
         setattr(cfg.train, key, value)
     return cfg
+
+
+def reported_losses(family: str) -> tuple[str, ...]:
+    """The values a family's train_step returns, in order. (Read through here: the names are moving
+    from gvcore.sweep onto FamilySpec, and this is the one place to repoint.)"""
+    return REPORTED_LOSSES[FAMILIES[family].kind]
+
+
+def objective_loss(family: str) -> str:
+    """The loss a sweep ranks the family by ("loss/objective"); one of its reported losses."""
+    return OBJECTIVE_LOSS[FAMILIES[family].kind]
 
 
 def read_jsonl(path: Path) -> list[dict]:
