@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 # Real wandb, never online, never chatty; tests that use it point WANDB_DIR at a temp dir.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -20,3 +22,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 if "GV_CACHE_DIR" not in os.environ:
     os.environ["GV_CACHE_DIR"] = tempfile.mkdtemp(prefix="gv-test-cache-")
     atexit.register(shutil.rmtree, os.environ["GV_CACHE_DIR"], True)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests: on a 2-core machine shared with other jobs, two
+    spinning OpenMP threads run small models several times slower than one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

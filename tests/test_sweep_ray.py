@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,8 @@ from sweep_helpers import (FAKE_WANDB_KEY, files_containing, gv_subprocess, invo
                            wandb_runs, write_sweep)
 
 ray = pytest.importorskip("ray")
+
+from trial_events import TrialEventPipe  # noqa: E402  (imports Ray)
 
 # Set before Ray starts, so its workers inherit them as they would from a user's shell: a W&B
 # directory of the test's own, a fake API key (it must not leak anywhere) and a W&B server that
@@ -103,7 +104,6 @@ def test_diverging_trial_is_marked_and_unreachable_wandb_never_fails_a_trial(sha
     # lr 1e6 makes the VAE's loss NaN within 10 steps, before its first eval.
     sweep_file = write_sweep(tmp_path, "div", families=["vae"], search={"optim.lr": {"grid": [1e-3, 1e6]}})
     storage = tmp_path / "store"
-    started = time.monotonic()
     result = run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "div", "--wandb-mode", "online"])
     rows = list(leaderboard_rows(storage / "div").values())
     by_lr = {r["config"]["optim.lr"]: r for r in rows}
@@ -118,53 +118,49 @@ def test_diverging_trial_is_marked_and_unreachable_wandb_never_fails_a_trial(sha
     runs = wandb_runs(shared_ray["wandb_dir"])
     done_id = by_lr[1e-3]["trial_id"]
     assert [h["step"] for h in runs[done_id]["history"] if "loss/total" in h] == [10, 20, 30, 40]
-    assert time.monotonic() - started < 120
+    # (A server that never answers must not hold the sweep: WANDB_INIT_TIMEOUT bounds that, and
+    # the suite's pytest-timeout guards against a hang. How long the fallback takes is bench work.)
 
     # The API key was in every worker's environment: it must not be in anything written since.
     leaks = files_containing(FAKE_WANDB_KEY, tmp_path, shared_ray["wandb_dir"], shared_ray["session_dir"])
     assert leaks == []
 
 
-def _run_in_thread(args):
+def _run_in_thread(args, events: TrialEventPipe):
+    """`gv sweep` in a thread of this process (its Tuner reports to ``events``)."""
     box = {}
 
     def target():
-        box["result"] = invoke(args)
+        try:
+            box["result"] = invoke(args)
+        finally:
+            events.close_writer()  # the sweep is over: the test's reads end here
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread, box
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+def _first_checkpoint(events):
+    return events[-1] if events[-1]["event"] == "saved" else None
 
 
-def test_killed_trial_worker_is_retried_from_its_checkpoint(shared_ray, tmp_path):
+def test_killed_trial_worker_is_retried_from_its_checkpoint(shared_ray, tmp_path, monkeypatch):
     sweep_file = write_sweep(tmp_path, "kill", families=["gan"], budget={"steps": 300}, eval_every=50,
                              base={"train.log_every": 25})
     storage = tmp_path / "store"
+    events = TrialEventPipe()
+    for name, value in events.env().items():
+        monkeypatch.setenv(name, value)
     thread, box = _run_in_thread(["sweep", str(sweep_file), "--storage", str(storage), "--name", "kill",
-                                  "--wandb-mode", "offline"])
-
-    def first_report():
-        for trial_dir in (storage / "kill").glob("gan_*"):
-            reports = trial_reports(trial_dir)
-            if reports:
-                return reports[0]
-        return None
-
-    report = _wait_for(first_report, 120, "the trial's first report")
+                                  "--wandb-mode", "offline"], events)
+    report = events.wait_for(_first_checkpoint, "the trial's first checkpoint")
     assert report["step"] == 50
-    os.kill(report["gv/pid"], signal.SIGKILL)
-    thread.join(180)
+    killed = report["gv/pid"]
+    os.kill(killed, signal.SIGKILL)
+    thread.join(180)  # a guard against a hang, not a measurement
     assert not thread.is_alive()
+    events.close()
     assert box["result"].exit_code == 0, (box["result"].stdout, box["result"].stderr)
 
     (row,) = leaderboard_rows(storage / "kill").values()
@@ -173,7 +169,10 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(shared_ray, tmp_path
     reports = trial_reports(trial_dir)
     restored = {r["gv/restored_from_step"] for r in reports}
     assert restored - {0} and min(restored - {0}) >= 50  # continued from a checkpoint, not from scratch
-    assert len({r["gv/pid"] for r in reports}) == 2  # a new worker process
+    # The rest ran in a new worker process. (The killed worker's own reports may be missing here:
+    # Tune restores a trial's result.json from its last sync to storage when it restarts the trial.)
+    continued_in = {r["gv/pid"] for r in reports if r["gv/restored_from_step"]}
+    assert continued_in and killed not in continued_in
     assert (trial_dir / "error.txt").is_file()  # Tune recorded the crash it recovered from
     logged = [json.loads(ln)["step"] for ln in (Path(row["run_dir"]) / "metrics.jsonl").read_text().splitlines()
               if "loss/generator" in ln]
@@ -184,27 +183,34 @@ def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
     sweep_file = write_sweep(tmp_path, "intr", budget={"steps": 240}, eval_every=40, max_concurrent=1,
                              base={"train.log_every": 20})
     storage = tmp_path / "store"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    events = TrialEventPipe()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | events.env()
     log = tmp_path / "first.log"
     process = gv_subprocess(["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr",
-                             "--wandb-mode", "offline"], env, log, start_new_session=True)
+                             "--wandb-mode", "offline"], env, log, start_new_session=True,
+                            pass_fds=(events.write_fd,))
+    events.close_writer()  # the child holds the write end: its exit ends the reads
     sweep_dir = storage / "intr"
 
-    def one_done_one_running():
-        trial_dirs = sorted(sweep_dir.glob("*_*_0000*"))
-        reports = {d: trial_reports(d) for d in trial_dirs}
-        done = [d for d, r in reports.items() if r and r[-1]["gv/status"] == "done"]
-        running = [d for d, r in reports.items() if r and r[-1]["gv/status"] == "running"]
+    def one_done_one_running(seen):
+        # By the status of each trial's latest checkpoint (a trial resumes from its checkpoint).
+        last = {e["trial_id"]: e["gv/status"] for e in seen if e["event"] == "saved"}
+        done = [t for t, status in last.items() if status == "done"]
+        running = [t for t, status in last.items() if status == "running"]
         return (done[0], running[0]) if done and running else None
 
     try:
-        finished_dir, running_dir = _wait_for(one_done_one_running, 180, "one finished and one running trial")
+        finished_id, resumed_id = events.wait_for(one_done_one_running,
+                                                  "one finished trial and a checkpoint of the next")
+        (finished_dir,) = sweep_dir.glob(f"*_{finished_id}")
+        (running_dir,) = sweep_dir.glob(f"*_{resumed_id}")
         finished_result = (finished_dir / "run" / "result.json").stat().st_mtime_ns
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
-        code = process.wait(120)
+        code = process.wait(120)  # a guard against a hang, not a measurement
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        events.close()
     output = log.read_text()
     assert code == 130, output
     assert "--resume --name intr" in output
@@ -219,8 +225,6 @@ def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
     assert re.search(r"until the first trial: [0-9.]+s", result.stdout), result.stdout
     rows = leaderboard_rows(sweep_dir)
     assert len(rows) == 2 and all(r["status"] == "done" and r["step"] == 240 for r in rows.values())
-    finished_id = finished_dir.name.split("_", 1)[1]
-    resumed_id = running_dir.name.split("_", 1)[1]
     assert rows[finished_id]["restores"] == 0
     assert (finished_dir / "run" / "result.json").stat().st_mtime_ns == finished_result  # not rerun
     assert rows[resumed_id]["restores"] == 1

@@ -6,17 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from gvcore import leaderboard
 from gvcore.checkpoint import load_checkpoint
 from gvcore.config import Config
 from gvcore.errors import GVError
-from gvcore.families import FAMILIES, build_model, resolve_config
+from gvcore.families import FAMILIES
 from gvcore.sweep import apply_overrides, expand_trials, load_sweep, shipped_sweeps
 from gvcore.trainer import checkpoint_path, train
 from gvcore.trial import adopt_hyperparameters, prepare_run_dir
@@ -256,12 +254,12 @@ def test_unreachable_cluster_address_is_a_quick_one_line_error(tmp_path):
     import ray
 
     good = write_sweep(tmp_path, "good")
-    started = time.monotonic()
     for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
         result = invoke(["sweep", str(good), "--storage", str(tmp_path / "store"), "--address", address,
                          "--wandb-mode", "disabled"])
+        # "unreachable" comes from gv's socket probe, before ray.init (which would wait a minute
+        # or more per address and then fail with another message).
         assert_one_line_error(result, f"--address {address}", "unreachable")
-    assert time.monotonic() - started < 30  # ray.init alone would wait a minute or more per address
     assert not ray.is_initialized()
     assert not (tmp_path / "store").exists()
 
@@ -294,16 +292,6 @@ def test_wandb_auto_mode(monkeypatch, tmp_path):
 
 
 # --- the trial side -----------------------------------------------------------------------------
-
-
-def test_every_family_reports_the_losses_sweeps_validate_against():
-    torch.manual_seed(0)
-    for name, spec in FAMILIES.items():
-        cfg = Config(family=name)
-        model = build_model(resolve_config(cfg))
-        out = model.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10, model.make_optimizers())
-        assert tuple(out) == spec.reported_losses, name
-        assert spec.objective_loss in out
 
 
 def _tiny(family: str, lr: float, steps: int) -> Config:

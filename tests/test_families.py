@@ -1,0 +1,274 @@
+"""The contract every registered family keeps, checked the same way for each one.
+
+One test class, parametrized over ``gvcore.families.FAMILIES``: a family added to the registry is
+held to all of it. Real models on real mnist-5k digits; batches of a few images and a handful of
+steps, and one model per family stepped once and shared by the tests that only read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gvcore.checkpoint import load_checkpoint, save_checkpoint
+from gvcore.config import Config
+from gvcore.data import get_spec, load_dataset, to_uint8, to_unit_range
+from gvcore.families import FAMILIES, GenerativeModel, build_model, resolve_config
+from gvcore.losses import gaussian_kl
+from gvcore.trainer import Hooks, checkpoint_path, load_model, train
+from helpers import loss_lines, tiny_config
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+every_family = pytest.mark.parametrize("family", list(FAMILIES))
+conditional_families = pytest.mark.parametrize("family", [f for f, s in FAMILIES.items() if s.conditional])
+vae_families = pytest.mark.parametrize("family", [f for f, s in FAMILIES.items() if s.kind == "vae"])
+
+NETWORKS = {"gan": ("generator", "discriminator"), "vae": ("encoder", "decoder")}
+MNIST_SHAPE = (1, 28, 28)
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def labels_for(model: GenerativeModel, labels: torch.Tensor) -> torch.Tensor | None:
+    """What a caller passes as labels: the labels for a conditional family, nothing otherwise."""
+    return labels if model.conditional else None
+
+
+@contextlib.contextmanager
+def eval_mode(model: GenerativeModel) -> Iterator[None]:
+    """Eval mode without gradients, then back to the mode the (shared) model was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def assert_identical(a: Any, b: Any, where: str = "") -> None:
+    """Two state dicts (nested dicts / lists of tensors and numbers) hold the very same values."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}/{i}")
+    else:
+        assert a == b, where
+
+
+@dataclass
+class Stepped:
+    """A family's model built from its defaults and trained one step on a real batch."""
+
+    config: Config
+    model: GenerativeModel
+    optimizers: dict[str, torch.optim.Optimizer]
+    before: dict[str, dict[str, torch.Tensor]]  # each network's weights before the step
+    losses: dict[str, torch.Tensor]
+
+
+@pytest.fixture(scope="module")
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Eight real digits of eight different classes, as float images in [-1, 1] and labels."""
+    digits = load_dataset("mnist-5k", "train")
+    index = torch.stack([torch.nonzero(digits.labels == c)[0, 0] for c in range(8)])
+    return digits.to_float()[index], digits.labels[index]
+
+
+@pytest.fixture(scope="module")
+def stepped(batch) -> Callable[[str], Stepped]:
+    """Per family, built and stepped once on first use."""
+    made: dict[str, Stepped] = {}
+
+    def get(family: str) -> Stepped:
+        if family not in made:
+            torch.manual_seed(0)
+            config = resolve_config(Config(family=family))
+            model = build_model(config)
+            model.train()
+            optimizers = model.make_optimizers()
+            before = {name: {k: v.clone() for k, v in net.state_dict().items()}
+                      for name, net in model.networks().items()}
+            losses = model.train_step(*batch, optimizers)
+            made[family] = Stepped(config, model, optimizers, before, losses)
+        return made[family]
+
+    return get
+
+
+def contract_run(family: str) -> Config:
+    """Four steps of four images, a checkpoint every two steps, no evaluation."""
+    return tiny_config(family, steps=4, batch_size=4, eval_every=2)
+
+
+class TestFamilyContract:
+    @every_family
+    def test_builds_from_its_resolved_defaults(self, family):
+        spec = FAMILIES[family]
+        config = resolve_config(Config(family=family))
+        assert config.data.name == "mnist-5k"
+        assert config.model.architecture == spec.default_architecture(MNIST_SHAPE[0])
+        assert config.model.latent_dim == spec.default_latent_dim()
+        assert config.optim.beta1 == spec.default_beta1()
+        assert resolve_config(config) == config  # concrete: nothing left for the family to fill in
+        model = build_model(config)
+        assert model.spec is spec and model.kind == spec.kind
+        assert model.image_shape == MNIST_SHAPE and model.num_classes == 10
+        counts = model.parameter_counts()
+        assert tuple(counts) == NETWORKS[spec.kind] and all(n > 0 for n in counts.values()), counts
+        # The two networks are the whole model, and the optimizers train every parameter once.
+        assert sum(counts.values()) == sum(p.numel() for p in model.parameters())
+        optimized = [id(p) for opt in model.make_optimizers().values() for group in opt.param_groups
+                     for p in group["params"]]
+        assert sorted(optimized) == sorted(id(p) for p in model.parameters())
+
+    @every_family
+    def test_train_step_updates_both_networks_and_reports_its_finite_losses(self, family, stepped):
+        run = stepped(family)
+        assert tuple(run.losses) == FAMILIES[family].reported_losses
+        assert FAMILIES[family].objective_loss in run.losses
+        for name, value in run.losses.items():
+            assert value.dim() == 0 and not value.requires_grad, name
+            assert math.isfinite(value.item()), (name, value)
+        for name, net in run.model.networks().items():
+            after = net.state_dict()
+            assert any(not torch.equal(after[k], v) for k, v in run.before[name].items()), f"{name} did not change"
+
+    @every_family
+    def test_samples_are_images_in_range_that_repeat_for_a_seed(self, family, stepped):
+        model = stepped(family).model
+        rng = torch.get_rng_state()
+        images = model.sample(10, generator=seeded(3))
+        assert images.shape == (10, *MNIST_SHAPE) and images.dtype == torch.float32
+        assert images.min() >= -1.0 and images.max() <= 1.0
+        assert images.std() > 0  # not one constant image
+        as_bytes = to_uint8(images)
+        assert as_bytes.dtype == torch.uint8 and as_bytes.shape == images.shape
+        assert (to_unit_range(as_bytes) - images).abs().max() <= 1.0 / 255
+        assert torch.equal(model.sample(10, generator=seeded(3)), images)
+        assert not torch.equal(model.sample(10, generator=seeded(4)), images)
+        # Sampling draws from its own generator, never the training RNG, and leaves training mode on.
+        assert torch.equal(torch.get_rng_state(), rng)
+        assert model.training
+
+    @every_family
+    def test_checkpoint_round_trip_gives_identical_outputs(self, family, stepped, batch, tmp_path):
+        run = stepped(family)
+        file = save_checkpoint(tmp_path / "checkpoint.pt", model=run.model, optimizers=run.optimizers,
+                               config=run.config, step=1, epoch=0)
+        loaded, config, payload = load_model(file)
+        assert config == run.config and payload["step"] == 1
+        assert not loaded.training
+        assert_identical(loaded.state_dict(), run.model.state_dict())
+        images, labels = batch
+        z = run.model.sample_latent(len(labels), seeded(5))
+        with eval_mode(run.model):
+            expected = run.model.generate(z, labels_for(run.model, labels))
+            got = loaded.generate(z, labels_for(loaded, labels))
+            assert torch.equal(got, expected)
+            if run.model.kind == "vae":
+                assert_identical(loaded.encode(images, labels_for(loaded, labels)),
+                                 run.model.encode(images, labels_for(run.model, labels)))
+
+    @every_family
+    def test_resumed_run_repeats_an_uninterrupted_one_bit_for_bit(self, family, tmp_path):
+        straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+        straight = train(contract_run(family), straight_dir)
+        assert straight.status == "done" and straight.step == 4
+        lines = loss_lines(straight_dir)
+        assert [line["step"] for line in lines] == [1, 2, 3, 4]
+        assert all(set(line) == {"step", "epoch", *FAMILIES[family].reported_losses} for line in lines), lines
+        assert all(math.isfinite(line[name]) for line in lines for name in FAMILIES[family].reported_losses), lines
+
+        # The same run stopped by its host after step 3 (its last checkpoint is at step 2), then
+        # resumed: steps 3 and 4 again, from the checkpoint's weights, optimizers and RNG.
+        seen: list[int] = []
+        stopped = train(contract_run(family), resumed_dir,
+                        Hooks(on_progress=lambda p: seen.append(p.step), should_stop=lambda: len(seen) >= 3))
+        assert stopped.status == "stopped" and stopped.step == 3
+        assert load_checkpoint(checkpoint_path(resumed_dir))["step"] == 2
+        resumed = train(contract_run(family), resumed_dir)
+        assert resumed.status == "done" and resumed.step == 4
+
+        assert loss_lines(resumed_dir) == lines
+        want, got = load_checkpoint(checkpoint_path(straight_dir)), load_checkpoint(checkpoint_path(resumed_dir))
+        assert got["step"] == want["step"] == 4
+        assert_identical(got["model"], want["model"], "model")
+        assert_identical(got["optimizers"], want["optimizers"], "optimizers")
+
+    @every_family
+    def test_labels_change_samples_exactly_when_the_family_is_conditional(self, family, stepped):
+        model = stepped(family).model
+        assert model.conditional is FAMILIES[family].conditional
+        sevens = torch.full((4,), 7)
+        if not model.conditional:
+            # Labels handed to an unconditional family change nothing.
+            assert torch.equal(model.sample(4, sevens, seeded(7)), model.sample(4, generator=seeded(7)))
+            return
+        z = model.sample_latent(1, seeded(6)).expand(10, -1)  # one noise vector, asked for each class
+        with eval_mode(model):
+            per_class = model.generate(z, torch.arange(10))
+        assert len({tuple(row.tolist()) for row in per_class.flatten(1)}) == 10, \
+            "two classes drew the same image from the same noise"
+        assert not torch.equal(model.sample(4, sevens, seeded(7)), model.sample(4, sevens - 1, seeded(7)))
+
+    @conditional_families
+    def test_conditional_samples_take_class_indices_or_one_hot_rows(self, family, stepped):
+        model = stepped(family).model
+        labels = torch.tensor([3, 3, 3, 7, 7, 7])
+        images = model.sample(6, labels, seeded(8))
+        assert images.shape == (6, *MNIST_SHAPE)
+        assert torch.equal(model.sample(6, F.one_hot(labels, 10).float(), seeded(8)), images)
+        assert not torch.equal(model.sample(6, (labels + 1) % 10, seeded(8)), images)
+        # No labels: a balanced set of classes, 0, 1, 2, ... in turn.
+        assert torch.equal(model.sample(12, generator=seeded(9)), model.sample(12, torch.arange(12) % 10, seeded(9)))
+        with pytest.raises(ValueError, match="labels are required"):
+            model.generate(model.sample_latent(2), None)
+
+    @vae_families
+    def test_vae_encodes_decodes_and_scores_its_negative_elbo(self, family, stepped, batch):
+        run = stepped(family)
+        model, (images, labels) = run.model, batch
+        y = labels_for(model, labels)
+        with eval_mode(model):
+            mean, logvar = model.encode(images, y)
+            assert mean.shape == logvar.shape == (len(images), model.latent_dim)
+            assert torch.isfinite(mean).all() and torch.isfinite(logvar).all()
+            decoded = model.decode(mean, y)
+            assert decoded.shape == images.shape and decoded.min() >= -1.0 and decoded.max() <= 1.0
+            reconstruction, kl = model.negative_elbo(images, y)
+        assert reconstruction.shape == kl.shape == (len(images),)
+        assert torch.isfinite(reconstruction).all() and (reconstruction > 0).all()
+        assert torch.allclose(kl, gaussian_kl(mean, logvar).sum(1))  # closed form, no sampling
+        # The training loss is the same bound: reconstruction + kl_weight * KL.
+        step = run.losses
+        assert step["loss/total"].item() == pytest.approx(
+            step["loss/reconstruction"].item() + model.kl_weight * step["loss/kl"].item(), rel=1e-6)
+
+    @every_family
+    @pytest.mark.parametrize("dataset", ["cifar10", "imagenette"])
+    def test_trains_and_samples_on_three_channel_images(self, family, dataset):
+        config = Config(family=family)
+        config.data.name = dataset
+        model = build_model(resolve_config(config))
+        shape = get_spec(dataset).image_shape()
+        assert model.image_shape == shape and shape[0] == 3
+        images = torch.rand(4, *shape, generator=seeded(10)) * 2 - 1
+        losses = model.train_step(images, torch.arange(4), model.make_optimizers())
+        assert all(math.isfinite(v.item()) for v in losses.values()), losses
+        assert model.sample(2, generator=seeded(11)).shape == (2, *shape)
