@@ -67,3 +67,13 @@ def test_the_checks_see_nested_and_relative_imports():
     assert ("gvcore.errors", True) in names
     found = {(name, top) for _, name, top in _imports(RAY_PACKAGE / "driver.py")}
     assert ("ray", True) in found and ("gvcore.tune.live", True) in found
+
+
+# A module past ~400 lines is usually two jobs (DEVELOPING.md); 450 is the hard line.
+MODULE_LINES = 450
+
+
+def test_no_gvcore_module_is_over_the_line_limit():
+    long = {str(path.relative_to(REPO)): n for path in (REPO / "gvcore").rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > MODULE_LINES}
+    assert long == {}, f"split these into modules with one job each: {long}"
