@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,6 +80,26 @@ def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def check_creatable(path: str | os.PathLike, flag: str) -> Path:
+    """``path`` as a directory gv may create or write into, checked before any work by really making
+    (and removing) a scratch folder in its nearest existing parent: permissions, read-only or
+    pseudo file systems (/proc) and files in the way are all caught, and nothing is left behind."""
+    path = Path(path).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise GVError(f"bad {flag} '{path}': it is a file, not a directory; pass a directory path")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise GVError(f"bad {flag} '{path}': '{existing}' is a file, so no directory can be made under it; "
+                      "pass a directory path")
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=".gv-write-check-", dir=existing))
+        probe.rmdir()
+    except OSError as exc:
+        raise GVError(f"bad {flag} '{path}': can't create anything in '{existing}' ({exc.strerror or exc}); "
+                      "pass a directory you can write") from None
+    return path
 
 
 # --- metrics.jsonl ------------------------------------------------------------------------------

@@ -83,3 +83,17 @@ def test_gv_resume_survives_a_torn_metrics_line_and_repeats_the_uninterrupted_ru
     lines = rundir.metrics_path(resumed).read_text().splitlines()
     assert all(isinstance(json.loads(line), dict) for line in lines)  # the torn line is gone
     assert loss_lines(resumed) == loss_lines(straight)  # and the run continued exactly
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "pseudo-filesystem"])
+def test_an_output_folder_that_cant_be_made_is_a_one_line_error_before_any_work(tmp_path, where):
+    from helpers import assert_one_line_error
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "run" if where == "under-a-file" else Path("/proc/gv-run")  # /proc takes no new folders
+    if where == "pseudo-filesystem" and not Path("/proc").is_dir():
+        pytest.skip("no /proc on this system")
+    result = run_cli("train", "gan", "--steps", "2", "--out", out)
+    assert_one_line_error(result, f"bad --out '{out}'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"] and not out.exists()

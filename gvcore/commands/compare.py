@@ -7,13 +7,13 @@ Reads leaderboard.json files only. numpy / scipy / matplotlib are imported insid
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import GVError
+from ..rundir import check_creatable
 from .common import console, table_console
 
 app = typer.Typer()
@@ -26,15 +26,7 @@ def _check_out(out: str) -> Path:
     """--out must be a local directory gv can create or write into (checked before any work)."""
     if "://" in out:
         raise GVError(f"bad --out '{out}': pass a local directory; copy it to storage afterwards")
-    path = Path(out).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise GVError(f"bad --out '{out}': it is a file, not a directory; pass a directory for {COMPARE_JSON}")
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise GVError(f"bad --out '{out}': '{existing}' is a file, so no directory can be made under it")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise GVError(f"bad --out '{out}': '{existing}' is not writable by you; pass a directory you can write")
-    return path
+    return check_creatable(out, "--out").resolve()
 
 
 @app.command("compare")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..errors import GVError
+from ..rundir import check_creatable
 from .common import console
 
 if TYPE_CHECKING:
@@ -164,8 +165,7 @@ def report_cmd(
         read_leaderboard(directory)  # every sweep dir readable before any work
     mode, why = resolve_wandb_mode(wandb_mode) if (wandb or wandb_report) else ("disabled", "")
     out = out or Path(sweep_dirs[0]) / "report"
-    if out.exists() and not out.is_dir():
-        raise GVError(f"--out '{out}' is a file: pass a folder")
+    check_creatable(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
         # A previous report is replaced whole; any other folder is the user's, never deleted.
         raise GVError(f"--out '{out}' is a folder that holds something other than a gv report: "

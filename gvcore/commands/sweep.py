@@ -21,6 +21,7 @@ from rich.table import Table
 from .. import __version__, leaderboard
 from .. import storage as store
 from ..errors import GVError
+from ..rundir import check_creatable
 from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps
 from .common import console, err_console, table_console
 from .sweep_tables import live_table, print_leaderboard
@@ -51,23 +52,9 @@ def _storage_root(storage: str) -> str:
                           f"path, or a URI with one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
         if scheme != "file":
             return storage.rstrip("/")
-        _check_local_storage(storage, Path(urlparse(storage).path))
+        check_creatable(urlparse(storage).path, "--storage")
         return storage.rstrip("/")
-    root = Path(storage).expanduser().resolve()
-    _check_local_storage(storage, root)
-    return str(root)
-
-
-def _check_local_storage(storage: str, root: Path) -> None:
-    if root.exists() and not root.is_dir():
-        raise GVError(f"bad --storage '{storage}': it is a file, not a directory; pass a directory "
-                      f"(sweeps go into --storage/NAME), e.g. --storage {DEFAULT_STORAGE}")
-    existing = next((p for p in (root, *root.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir():
-        raise GVError(f"bad --storage '{storage}': '{existing}' is a file, so no directory can be made under it; "
-                      "pass a directory path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise GVError(f"bad --storage '{storage}': '{existing}' is not writable by you; pass a directory you can write")
+    return str(check_creatable(storage, "--storage").resolve())
 
 
 def _latest_sweep_dir(root: str, sweep_name: str) -> str | None:

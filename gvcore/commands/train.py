@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..config import DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
 from ..errors import GVError
-from ..rundir import atomic_path
+from ..rundir import atomic_path, check_creatable
 from .common import console, err_console
 
 app = typer.Typer()
@@ -149,6 +149,7 @@ def train_cmd(
         out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GVError(f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`")
+    check_creatable(out, "--out")
     # Fail on a missing dataset or an impossible budget before anything is written.
     from ..data import load_dataset
     from ..trainer import plan_steps
