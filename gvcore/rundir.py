@@ -120,7 +120,7 @@ def _parse(lines: list[str], source: Path, first_line: int = 1, warn: bool = Tru
             record = None
         if not isinstance(record, dict):
             if warn:
-                log.warning("gv: skipped line %d of %s: not a complete JSON record (a writer killed mid-line?)",
+                log.warning("skipped line %d of %s: not a complete JSON record (a writer killed mid-line?)",
                             number, source)
             continue
         records.append(record)
@@ -201,7 +201,7 @@ def _drop_torn_tail(path: Path) -> None:
         if data.endswith(b"\n"):
             return
         keep = data.rfind(b"\n") + 1
-        log.warning("gv: dropped a torn last line of %s (%d bytes; a writer killed mid-line)", path, len(data) - keep)
+        log.warning("dropped a torn last line of %s (%d bytes; a writer killed mid-line)", path, len(data) - keep)
         fh.truncate(keep)
 
 

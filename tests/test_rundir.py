@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -41,15 +42,28 @@ def test_no_module_writes_files_around_the_atomic_writer():
     assert offenders == []
 
 
-def test_readers_skip_a_torn_line_with_a_warning(tmp_path, caplog):
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_readers_skip_a_torn_line_with_a_warning(tmp_path):
     records = [{"step": 5, "images_per_s": 10.0, "loss/total": 1.0}, {"step": 5, "eval/fid": 3.0},
                {"step": 10, "images_per_s": 11.0, "loss/total": 0.5}]
     rundir.metrics_path(tmp_path).write_text("".join(json.dumps(r) + "\n" for r in records) + "[1, 2]\n" + TORN)
-    with caplog.at_level("WARNING", logger="gv.rundir"):
+    collected = _Collect()
+    rundir.log.addHandler(collected)
+    try:
         assert rundir.read_metrics(tmp_path) == records
-    assert [r.message for r in caplog.records] == [
-        f"gv: skipped line 4 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)",
-        f"gv: skipped line 5 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)"]
+    finally:
+        rundir.log.removeHandler(collected)
+    assert collected.messages == [
+        f"skipped line 4 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)",
+        f"skipped line 5 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)"]
     assert rundir.last_logged(tmp_path) == records[2]  # the live view: newest complete loss record
     assert rundir.read_metrics(tmp_path / "nowhere") == [] and rundir.last_logged(tmp_path / "nowhere") == {}
 
@@ -80,6 +94,7 @@ def test_gv_resume_survives_a_torn_metrics_line_and_repeats_the_uninterrupted_ru
     result = run_cli("resume", resumed, "--steps", "12")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+    assert "warning: skipped line" in result.stderr and "not a complete JSON record" in result.stderr
     lines = rundir.metrics_path(resumed).read_text().splitlines()
     assert all(isinstance(json.loads(line), dict) for line in lines)  # the torn line is gone
     assert loss_lines(resumed) == loss_lines(straight)  # and the run continued exactly

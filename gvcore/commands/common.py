@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, Sequence
 
@@ -22,6 +23,22 @@ def table_console() -> Console:
     return console if console.is_terminal else Console(width=max(console.width, 180))
 
 
+class _WarningLine(logging.Handler):
+    """gv's library warnings (loggers under "gv", e.g. a torn metrics.jsonl line skipped) as one
+    `warning:` line on the stderr console of the moment -- not through whatever handlers Ray or
+    wandb may have given the root logger."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"warning: {_one_line(record.getMessage())}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _route_library_warnings() -> None:
+    library = logging.getLogger("gv")
+    if not any(isinstance(h, _WarningLine) for h in library.handlers):
+        library.addHandler(_WarningLine(logging.WARNING))
+        library.propagate = False
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -35,6 +52,7 @@ class GVGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        _route_library_warnings()
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
