@@ -80,10 +80,23 @@ def test_report_has_every_family_and_figure(report):
     assert set(data["figures"]) >= {"sensitivity", "losses", "metric"}
     # Two trials per family feed the sensitivity plot.
     assert all(s["trials"] == 2 for s in data["sensitivity"].values())
+    # The page opens with the verdict over every trial (two per family, six families: FID from the
+    # trials, precision / recall from the final evaluation of each trial's best checkpoint).
+    verdict = data["verdict"]
+    assert set(verdict["axes"]) == {"overall", "fidelity", "diversity"}
+    for axis in verdict["axes"].values():
+        assert {f["family"] for f in axis["families"]} == set(FAMILIES) and all(f["n"] == 2 for f in axis["families"])
+        assert axis["sentence"] and set(axis["figures"]) == {"medians", "pairs", "tuning"}
+        for rel in axis["figures"].values():
+            _nonblank(report / rel)
     page = (report / "report.html").read_text()
+    assert page.index("id='verdict'") < page.index("id='metrics'")
+    assert verdict["summary"] in page.replace("&#x27;", "'")
     for family in FAMILIES:
         assert f"<h3>{family}</h3>" in page
-    assert page.count("<img") == sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"])
+    verdict_figures = sum(len(a["figures"]) for a in verdict["axes"].values())
+    assert page.count("<img") == (sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"])
+                                  + verdict_figures)
     assert "class='best'" in page
 
 

@@ -11,7 +11,11 @@ from typing import Any
 from ..errors import GVError
 from ..rundir import write_json, write_text
 from .figures import curves_figures, make_figures, sensitivity_figure
+from .page import embed_image
 from .page import render_html, table_columns
+from .verdict import axis_verdicts, seed_spread
+from .verdict import render as render_verdict
+from .verdict import to_json as verdict_json
 from ..leaderboard import read as read_leaderboard
 from .trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
 
@@ -56,6 +60,11 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         make_figures(entry, out)
         entries.append(entry)
 
+    step("the verdict: every trial of every family, per axis")
+    verdicts = axis_verdicts([str(d) for d in sweep_dirs], out)
+    spread = seed_spread(rows, metric)
+    lead = render_verdict(verdicts, spread, metric, lambda path, alt: embed_image(path, alt, None, pixel=False))
+
     step("sensitivity and training curves")
     sensitivity_png = out / "figures" / "sensitivity.png"
     sensitivity = sensitivity_figure(rows, metric, mode, sensitivity_png)
@@ -63,7 +72,8 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     columns = table_columns(entries)
     sweeps = [doc.sweep or Path(d).name for doc, d in zip(docs, sweep_dirs)]
     title = f"gv report: {', '.join(sweeps)}"
-    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves)
+    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves,
+                       lead=lead)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "report.html", page)
     data = {
@@ -75,6 +85,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
                        "figures": {k: os.path.relpath(v, out) for k, v in e.figures.items()}, "notes": e.notes}
             for e in entries
         },
+        "verdict": verdict_json(verdicts, spread, out),
         "sensitivity": sensitivity,
         "figures": {"sensitivity": os.path.relpath(sensitivity_png, out),
                     **{k: os.path.relpath(v, out) for k, v in curves.items()}},

@@ -71,10 +71,11 @@ th{max-width:90px}
 img.pixel{image-rendering:pixelated}
 .strip{margin:8px 0 14px 0}
 .strip .label{font-size:13px;font-weight:600}
+p.verdict{font-size:16px;max-width:1000px}
 """
 
 
-def _img(path: str, alt: str, width: int | None = None, pixel: bool = True) -> str:
+def embed_image(path: str, alt: str, width: int | None = None, pixel: bool = True) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     size = f' width="{width}"' if width else ""
     cls = ' class="pixel"' if pixel else ""
@@ -82,13 +83,16 @@ def _img(path: str, alt: str, width: int | None = None, pixel: bool = True) -> s
 
 
 def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: list[Entry], columns: list[str],
-                sensitivity_png: str | None, sensitivity: dict[str, Any], curves: dict[str, str]) -> str:
+                sensitivity_png: str | None, sensitivity: dict[str, Any], curves: dict[str, str],
+                lead: str = "") -> str:
+    """The whole page; ``lead`` (the verdict section, already HTML) opens it, before the metrics table."""
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
              f"<style>{CSS}</style></head><body>"]
     parts.append(f"<h1>{e(title)}</h1><p class='meta'>sweeps: {e(', '.join(sweeps))} &middot; best checkpoint of each "
                  f"family by <b>{e(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better) &middot; "
                  f"generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} by gv</p>")
+    parts.append(lead)
 
     # Metrics table, best per column highlighted.
     extra = ["parameters", "wall_time_s", "steps_to_best"]
@@ -127,7 +131,7 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
                 note = (f"endpoints by {note['method']}; endpoint MSE "
                         + ", ".join(f"{v:.4f}" for v in note["endpoint_mse"])
                         + " (random latent: " + ", ".join(f"{v:.4f}" for v in note["random_latent_mse"]) + ")")
-            parts.append(f"<div class='card'><h3>{e(en.family)}</h3>{_img(en.figures[kind], f'{en.family} {heading}', width)}"
+            parts.append(f"<div class='card'><h3>{e(en.family)}</h3>{embed_image(en.figures[kind], f'{en.family} {heading}', width)}"
                          + (f"<p>{e(str(note))}</p>" if note else "") + "</div>")
         parts.append("</div>")
 
@@ -144,7 +148,7 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
     if sensitivity_png:
         parts.append("<h2 id='sensitivity'>Hyperparameter sensitivity</h2><p class='meta'>The metric over all trials "
                      "of each family: a wide box means the family is hard to tune (Lucic et al. 2018).</p>"
-                     + _img(sensitivity_png, "sensitivity plot", None, pixel=False))
+                     + embed_image(sensitivity_png, "sensitivity plot", None, pixel=False))
         parts.append("<table><tr><th class='name'>family</th><th>trials</th><th>scored</th><th>diverged / error</th>"
                      "<th>best</th><th>median</th><th>worst</th></tr>")
         for family, s in sensitivity.items():
@@ -156,6 +160,6 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
         parts.append("<h2 id='curves'>Training curves</h2>")
         for key in ("metric", "losses"):
             if key in curves:
-                parts.append(f"<div class='strip'>{_img(curves[key], f'{key} curves', None, pixel=False)}</div>")
+                parts.append(f"<div class='strip'>{embed_image(curves[key], f'{key} curves', None, pixel=False)}</div>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,0 +1,235 @@
+"""The report's opening: which family wins, with what confidence, on which axis -- from every trial
+of every family (hyperparameter draws and seeds), never from the best trial alone.
+
+Each axis is judged on the first of its metrics the sweeps recorded, with `gv compare`'s statistics
+(gvcore/compare: medians with bootstrap CIs, P(a random trial of A beats one of B), the expected best
+of k trials, failed trials as the worst outcome):
+
+    overall    eval/fid
+    fidelity   eval/precision (samples that look real)
+    diversity  eval/recall, then eval/coverage (the data's variety reproduced)
+
+The sentences claim only what the intervals support: a winner beats every other family with its
+95% lower bound above 0.5; otherwise the closest call is named. When the fidelity and diversity
+winners differ, both are said ("vae is more diverse, dcgan has higher fidelity").
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GVError
+from ..leaderboard import LeaderboardRow
+
+AXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("overall", ("eval/fid",)),
+    ("fidelity", ("eval/precision",)),
+    ("diversity", ("eval/recall", "eval/coverage")),
+)
+
+
+@dataclass
+class AxisVerdict:
+    axis: str
+    metric: str
+    doc: dict[str, Any]  # gv compare's document for this metric
+    figures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def winner(self) -> str | None:
+        return self.doc["winner"]
+
+    def sentence(self) -> str:
+        metric = self.metric.removeprefix("eval/")
+        if self.winner:
+            return (f"{self.axis.capitalize()} ({metric}): {self.winner} wins -- a random trial of it beats a "
+                    f"random trial of every other family, each at 95% confidence.")
+        return f"{self.axis.capitalize()} ({metric}): no family wins at 95% confidence ({self.doc['reason']})."
+
+
+def axis_verdicts(sweep_dirs: list[str], out: Path) -> list[AxisVerdict]:
+    """A verdict per axis whose metric the sweeps recorded, with its figures written into ``out``."""
+    from ..compare import compare, expected_best_figure, load_pool
+
+    verdicts: list[AxisVerdict] = []
+    for axis, metrics in AXES:
+        for metric in metrics:
+            try:
+                doc = compare(load_pool(list(sweep_dirs), metric))
+            except GVError:
+                continue  # not recorded by these sweeps (or not comparable): the next metric of the axis
+            verdict = AxisVerdict(axis, metric, doc)
+            name = metric.removeprefix("eval/")
+            figures = out / "figures"
+            verdict.figures["medians"] = str(medians_figure(doc, figures / f"verdict-medians-{name}.png"))
+            if len(doc["families"]) > 1:
+                verdict.figures["pairs"] = str(pairs_figure(doc, figures / f"verdict-pairs-{name}.png"))
+            verdict.figures["tuning"] = str(expected_best_figure(doc, figures / f"verdict-tuning-{name}.png"))
+            verdicts.append(verdict)
+            break
+    return verdicts
+
+
+def summary(verdicts: list[AxisVerdict]) -> str:
+    """The verdict paragraph's first sentence: what can be claimed overall."""
+    by_axis = {v.axis: v for v in verdicts}
+    if not verdicts:
+        return "No axis can be judged: the sweeps recorded none of eval/fid, eval/precision, eval/recall."
+    sizes = [f["n"] for f in verdicts[0].doc["families"]]
+    if sizes and max(sizes) <= 1:
+        return ("One trial per family: the table below is a ranking, not an answer -- no difference can be told "
+                "from seed-to-seed noise. Run several seeds and draws per family (e.g. `gv sweep study-mnist-5k`).")
+    fidelity, diversity = by_axis.get("fidelity"), by_axis.get("diversity")
+    if fidelity and diversity and fidelity.winner and diversity.winner and fidelity.winner != diversity.winner:
+        return f"{diversity.winner} is more diverse, {fidelity.winner} has higher fidelity (both at 95% confidence)."
+    winners = {v.winner for v in verdicts if v.winner}
+    if len(winners) == 1 and all(v.winner for v in verdicts):
+        return f"{winners.pop()} wins on every axis judged, at 95% confidence."
+    if winners:
+        return "Some axes have a winner at 95% confidence, others none: read them one by one below."
+    return "No family wins on any axis at 95% confidence: the differences are within trial-to-trial variation."
+
+
+def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]:
+    """Trials that differ only in their seed: the metric's spread at fixed hyperparameters."""
+    from .trials import row_value
+
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        value = row_value(row, metric)
+        if value is None or row.failed or "train.seed" not in row.config:
+            continue
+        settings = {k: v for k, v in row.config.items() if k != "train.seed"}
+        key = (row.family or "?", repr(sorted(settings.items(), key=lambda kv: kv[0])))
+        groups.setdefault(key, []).append(value)
+    out = []
+    for (family, _), values in groups.items():
+        if len(values) < 2:
+            continue
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        out.append({"family": family, "seeds": len(values), "min": min(values), "max": max(values), "std": std})
+    return sorted(out, key=lambda g: (g["family"], -g["seeds"]))
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def _figure(plt, fig, path: Path) -> Path:
+    from ..rundir import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def medians_figure(doc: dict[str, Any], path: Path) -> Path:
+    """Each family's median with its 95% bootstrap CI; failed trials counted, their share marked."""
+    plt = _pyplot()
+    families = doc["families"]
+    fig, ax = plt.subplots(figsize=(6.5, 0.55 * len(families) + 1.4), dpi=110)
+    finite = [v for f in families for v in [f["median"], *(f["ci"] or [])] if v is not None]
+    edge = (max(finite) if doc["direction"] == "min" else min(finite)) if finite else 0.0
+    for y, family in enumerate(families):
+        median = family["median"] if family["median"] is not None else edge
+        low, high = family["ci"] or [median, median]
+        low, high = (edge if low is None else low), (edge if high is None else high)
+        ax.errorbar([median], [y], xerr=[[max(0.0, median - low)], [max(0.0, high - median)]], fmt="o",
+                    color="black" if family["median"] is not None else "red", capsize=4)
+    ax.set_yticks(range(len(families)))
+    ax.set_yticklabels([f"{f['family']} (n = {f['n']}, {f['failed']} failed)" for f in families], fontsize=8)
+    ax.invert_yaxis()
+    better = "lower" if doc["direction"] == "min" else "higher"
+    ax.set_xlabel(f"median {doc['metric']} over all trials, 95% bootstrap CI ({better} is better)")
+    ax.set_title("Per-family medians (red: failed trials decide the median)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    return _figure(plt, fig, path)
+
+
+def pairs_figure(doc: dict[str, Any], path: Path) -> Path:
+    """P(a random trial of the row's family beats one of the column's), with its 95% CI."""
+    plt = _pyplot()
+    names = [f["family"] for f in doc["families"]]
+    index = {name: i for i, name in enumerate(names)}
+    matrix = [[math.nan] * len(names) for _ in names]
+    labels = [[""] * len(names) for _ in names]
+    for pair in doc["pairs"]:
+        a, b, p, ci = index[pair["a"]], index[pair["b"]], pair["p"], pair["ci"]
+        matrix[a][b], matrix[b][a] = p, 1 - p
+        interval = f"\n[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        back = f"\n[{1 - ci[1]:.2f}, {1 - ci[0]:.2f}]" if ci else ""
+        labels[a][b], labels[b][a] = f"{p:.2f}{interval}", f"{1 - p:.2f}{back}"
+    size = 1.1 * len(names) + 2
+    fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=110)
+    image = ax.imshow(matrix, cmap="RdBu", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, labels[i][j] or "-", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, fontsize=8)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_title(f"P(row beats column) on {doc['metric']}, 95% CI", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _figure(plt, fig, path)
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: str, image) -> str:
+    """The verdict section of report.html; ``image(path, alt)`` embeds a figure."""
+    e = html.escape
+    parts = ["<h2 id='verdict'>Verdict</h2>", f"<p class='verdict'><b>{e(summary(verdicts))}</b></p><ul>"]
+    parts += [f"<li>{e(v.sentence())}</li>" for v in verdicts]
+    parts.append("</ul><p class='meta'>Every trial of every family counts (hyperparameter draws and seeds); diverged "
+                 "and errored trials count as the worst outcome. Medians with 95% bootstrap intervals; P(A beats "
+                 "B) is the chance that a random trial of A scores better than a random trial of B (`gv compare`)."
+                 "</p>")
+    for verdict in verdicts:
+        parts.append(f"<h3>{e(verdict.axis.capitalize())}: {e(verdict.metric)}</h3><div class='cards'>")
+        captions = {"medians": "per-family median and 95% CI", "pairs": "P(row beats column)",
+                    "tuning": "how hard to tune: expected best of k random trials"}
+        for key in ("medians", "pairs", "tuning"):
+            if key in verdict.figures:
+                parts.append(f"<div class='card'>{image(verdict.figures[key], captions[key])}"
+                             f"<p>{e(captions[key])}</p></div>")
+        parts.append("</div>")
+    if spread:
+        parts.append(f"<h3>Seed-to-seed spread at fixed hyperparameters ({e(metric)})</h3><table><tr>"
+                     "<th class='name'>family</th><th>seeds</th><th>min</th><th>max</th><th>std</th></tr>")
+        for group in spread:
+            parts.append(f"<tr><td class='name'>{e(group['family'])}</td><td>{group['seeds']}</td>"
+                         + "".join(f"<td>{group[k]:.4g}</td>" for k in ("min", "max", "std")) + "</tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p class='meta'>No trials repeat a seed at fixed hyperparameters: seed-to-seed spread "
+                     "can't be shown (set <code>repeats</code> in the sweep file).</p>")
+    return "\n".join(parts)
+
+
+def to_json(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    import os
+
+    return {
+        "summary": summary(verdicts),
+        "axes": {v.axis: {"metric": v.metric, "winner": v.winner, "reason": v.doc["reason"], "sentence": v.sentence(),
+                          "families": v.doc["families"], "pairs": v.doc["pairs"],
+                          "figures": {k: os.path.relpath(p, out) for k, p in v.figures.items()}} for v in verdicts},
+        "seed_spread": spread,
+    }
