@@ -336,3 +336,15 @@ def test_the_same_sweep_twice_and_a_file_as_out_are_refused(tmp_path):
     result = invoke(["compare", str(sweep), "--out", str(tmp_path / "file")])
     assert_one_line_error(result, "bad --out", "is a file")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_two_trials_each_never_make_a_winner_however_far_apart(tmp_path):
+    """The percentile bootstrap says P = 1 [1, 1] for 2 vs 2 trials that don't overlap; the exact rank
+    test knows 2 against 2 can't reject chance (p >= 1/6), so no winner is claimed. With 5 each it can."""
+    doc = compare_json(str(write_leaderboard(tmp_path / "two", {"dcgan": [10.0, 11.0], "gan": [90.0, 95.0]})))
+    (pair_entry,) = doc["pairs"]
+    assert pair_entry["ci"] == [1.0, 1.0] and pair_entry["rank_p"] > 0.025
+    assert doc["winner"] is None and "rank test p = 0.167" in doc["reason"]
+    five = compare_json(str(write_leaderboard(tmp_path / "five", {"dcgan": [10.0, 11.0, 12.0, 13.0, 14.0],
+                                                                  "gan": [90.0, 91.0, 92.0, 93.0, 95.0]})))
+    assert five["winner"] == "dcgan" and five["pairs"][0]["rank_p"] < 0.025

@@ -140,6 +140,17 @@ def win_probability(codes_a: np.ndarray, codes_b: np.ndarray, levels: int, axis:
     return (wins / (a.shape[-1] * b.shape[-1])).reshape(batch)
 
 
+def rank_test(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[float, float]:
+    """One-sided Mann-Whitney p-values for "A beats B" and "B beats A" (exact for small samples
+    without ties). The percentile bootstrap of P is overconfident on a handful of trials -- two
+    trials each that happen not to overlap give P = 1 [1, 1] -- while the exact test knows that 2
+    against 2 can't reject chance (p >= 1/6): a winner needs both."""
+    with _failures_allowed():
+        a_beats_b = stats.mannwhitneyu(scores_a, scores_b, alternative="less").pvalue
+        b_beats_a = stats.mannwhitneyu(scores_a, scores_b, alternative="greater").pvalue
+    return float(a_beats_b), float(b_beats_a)
+
+
 def pair_statistics(scores_a: np.ndarray, scores_b: np.ndarray, name_a: str,
                     name_b: str) -> tuple[float, tuple[float, float] | None]:
     """P(A beats B) and its bootstrap CI (None when either family has fewer than 2 trials)."""

@@ -63,8 +63,16 @@ def _family_entry(name: str, family: FamilyValues, scores: np.ndarray, direction
     }
 
 
-def _describe(a: str, b: str, p: float, ci: tuple[float, float]) -> str:
-    return f"{a} vs {b}: P = {p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+# A win must also pass a one-sided rank test at the level matching the two-sided interval.
+RANK_TEST_LEVEL = (1 - st.CONFIDENCE) / 2
+
+
+def _describe(a: str, b: str, p: float, ci: tuple[float, float], rank_p: float) -> str:
+    return f"{a} vs {b}: P = {p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}], rank test p = {rank_p:.3g}"
+
+
+def _wins(p: float, ci: tuple[float, float], rank_p: float) -> bool:
+    return ci[0] > 0.5 and rank_p < RANK_TEST_LEVEL
 
 
 def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
@@ -78,20 +86,21 @@ def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | No
     if single:
         return None, (f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
                       "run more trials of it")
-    beats: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
+    beats: dict[tuple[str, str], tuple[float, tuple[float, float], float]] = {}
     for pair in pairs:
         p, (low, high) = pair["p"], pair["ci"]
-        beats[pair["a"], pair["b"]] = (p, (low, high))
-        beats[pair["b"], pair["a"]] = (1.0 - p, (1.0 - high, 1.0 - low))
-    # Each family's weakest opponent: the one its lower bound is smallest against.
-    weakest = {f: min(((g, *beats[f, g]) for g in order if g != f), key=lambda t: (t[2][0], t[1], t[0]))
-               for f in order}
-    winners = [f for f in order if weakest[f][2][0] > 0.5]
+        beats[pair["a"], pair["b"]] = (p, (low, high), pair["rank_p"])
+        beats[pair["b"], pair["a"]] = (1.0 - p, (1.0 - high, 1.0 - low), pair["rank_p_reverse"])
+    # Each family's weakest opponent: the one it is least sure to beat (failing the rank test
+    # first, then the smallest lower bound).
+    weakest = {f: min(((g, *beats[f, g]) for g in order if g != f),
+                      key=lambda t: (_wins(*t[1:]), t[2][0], -t[3], t[1], t[0])) for f in order}
+    winners = [f for f in order if _wins(*weakest[f][1:])]
     if winners:
         winner = winners[0]
         return winner, (f"a random {winner} trial beats a random trial of every other family at "
                         f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}")
-    closest = max(order, key=lambda f: (weakest[f][2][0], weakest[f][1]))
+    closest = max(order, key=lambda f: (_wins(*weakest[f][1:]), weakest[f][2][0], -weakest[f][3], weakest[f][1]))
     return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence; closest: "
                   f"{_describe(closest, *weakest[closest])}")
 
@@ -108,7 +117,9 @@ def compare(pool: Pool) -> dict[str, Any]:
     for i, a in enumerate(order):
         for b in order[i + 1:]:
             p, ci = st.pair_statistics(scores[a], scores[b], a, b)
-            pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None})
+            rank_p, rank_p_reverse = st.rank_test(scores[a], scores[b])
+            pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None,
+                          "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
     winner, reason = decide({entry["family"]: entry["n"] for entry in families}, pairs)
     return {
         "metric": pool.metric, "direction": pool.direction, "values": pool.value_source,
@@ -116,6 +127,7 @@ def compare(pool: Pool) -> dict[str, Any]:
         "sweeps": [{"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final}
                    for s in pool.sweeps],
         "statistics": {"bootstrap": "scipy.stats.bootstrap", "method": st.METHOD, "confidence": st.CONFIDENCE,
-                       "n_resamples": st.N_RESAMPLES, "seed": st.SEED},
+                       "n_resamples": st.N_RESAMPLES, "seed": st.SEED,
+                       "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
         "families": families, "pairs": pairs, "winner": winner, "reason": reason, "notes": list(pool.notes),
     }

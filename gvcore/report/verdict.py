@@ -199,7 +199,8 @@ def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: st
     parts += [f"<li>{e(v.sentence())}</li>" for v in verdicts]
     parts.append("</ul><p class='meta'>Every trial of every family counts (hyperparameter draws and seeds); diverged "
                  "and errored trials count as the worst outcome. Medians with 95% bootstrap intervals; P(A beats "
-                 "B) is the chance that a random trial of A scores better than a random trial of B (`gv compare`)."
+                 "B) is the chance that a random trial of A scores better than a random trial of B; a winner also passes "
+                 "an exact one-sided rank test against every other family (`gv compare`)."
                  "</p>")
     for verdict in verdicts:
         parts.append(f"<h3>{e(verdict.axis.capitalize())}: {e(verdict.metric)}</h3><div class='cards'>")
