@@ -116,6 +116,7 @@ def expected_best_figure(doc: dict[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from ..rundir import atomic_path
 
@@ -133,6 +134,7 @@ def expected_best_figure(doc: dict[str, Any], path: Path) -> Path:
                             color=color, alpha=0.2, linewidth=0)
     better = "lower" if doc["direction"] == "min" else "higher"
     ax.set_xlabel("k: trials of random hyperparameters")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts trials
     ax.set_ylabel(f"expected best {doc['metric']} ({better} is better)")
     ax.set_title(f"How hard to tune: expected best of k trials, {doc['statistics']['confidence']:.0%} bootstrap band"
                  "\n(gaps: a failed trial decides the value)", fontsize=9)

@@ -63,7 +63,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     step("the verdict: every trial of every family, per axis")
     verdicts = axis_verdicts([str(d) for d in sweep_dirs], out)
     spread = seed_spread(rows, metric)
-    lead = render_verdict(verdicts, spread, metric, lambda path, alt: embed_image(path, alt, None, pixel=False))
+    lead = render_verdict(verdicts, spread, metric, lambda path, alt: embed_image(path, alt, 440, pixel=False))
 
     step("sensitivity and training curves")
     sensitivity_png = out / "figures" / "sensitivity.png"
