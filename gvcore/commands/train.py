@@ -113,20 +113,28 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"),
                TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed="")
+    # The bar appears with the first progress report: a budget the trainer refuses while planning
+    # (a FLOP budget below one step) stays a one-line error.
+    progress = Progress(*columns, console=err_console, transient=False)
+    tasks: list = []
 
-        def on_progress(p) -> None:
-            progress.update(task, completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
-                            speed=f"{p.images_per_s:,.0f} img/s")
+    def on_progress(p) -> None:
+        if not tasks:
+            progress.start()
+            tasks.append(progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed=""))
+        progress.update(tasks[0], completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
+                        speed=f"{p.images_per_s:,.0f} img/s")
 
-        def on_eval(e) -> None:
-            if e.metrics:
-                text = "  ".join(f"{k} {v:.4g}" for k, v in e.metrics.items())
-                progress.console.print(f"step {e.step}: {text}")
+    def on_eval(e) -> None:
+        if e.metrics:
+            text = "  ".join(f"{k} {v:.4g}" for k, v in e.metrics.items())
+            progress.console.print(f"step {e.step}: {text}")
 
+    try:
         result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator=evaluator,
                        resume=resume)
+    finally:
+        progress.stop()
     style = {"done": "green", "diverged": "red", "stopped": "yellow"}[result.status]
     console.print(f"[{style}]{result.status}[/]: {result.step}/{result.total_steps or '?'} steps "
                   f"({result.flops:.3g} FLOPs, {result.flops_per_step:.3g} a step) in {result.wall_time:.1f}s "
