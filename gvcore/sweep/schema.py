@@ -155,11 +155,6 @@ def _budget(source: str, raw: Any) -> tuple[str, int | float]:
         raise _fail(source, "budget", f"expected exactly one of {kinds}, got {raw!r}")
     unit, value = next(iter(raw.items()))
     if unit in ("flops", "seconds"):
-        if isinstance(value, str):  # YAML 1.1 reads 2e13 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
         if _is_number(value) and not math.isfinite(value):
             raise _fail(source, f"budget.{unit}", f"expected a finite number > 0, got {value!r}")
         return unit, _positive_number(source, f"budget.{unit}", value)
