@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from . import __version__
-from .budget import EVAL_MIN_IMAGES, budget_of, copy_budget, count_flops_per_step, plan_steps
+from .budget import budget_of, copy_budget, count_flops_per_step, plan_steps
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, restore_rng_state, save_checkpoint
 from .config import Config
 from .data import load_dataset
