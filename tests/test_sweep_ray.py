@@ -155,6 +155,18 @@ def test_flop_budget_sweep_gives_the_cheaper_family_proportionally_more_steps(sh
     assert gan["step"] >= 8 * dcgan["step"]
 
 
+def test_seconds_budget_sweep_ends_each_trial_with_a_final_report(shared_ray, tmp_path):
+    # A microsecond of training: every trial trains one step (any step takes longer), then reports
+    # its final eval and checkpoint, and Tune records it as done.
+    sweep_file = write_sweep(tmp_path, "secs", budget={"seconds": 1e-6}, eval_every=0)
+    storage = tmp_path / "store"
+    run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "secs", "--wandb-mode", "disabled"])
+    for row in leaderboard_rows(storage / "secs").values():
+        assert row["status"] == "done" and row["step"] == row["total_steps"] == 1
+        assert row["flops"] == row["flops_per_step"] > 0 and row["best_step"] == 1
+        assert (Path(row["best_checkpoint"]) / "checkpoint.pt").is_file()
+
+
 def _run_in_thread(args):
     box = {}
 
