@@ -101,7 +101,7 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
     # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
     final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
                   if any(k in (r.final or {}) for r in rows)]
-    for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s", "FLOPs",
+    for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
                    *(f"final {k}" for k in final_keys), *keys, "restores"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -111,7 +111,7 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
                       f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row.best_metric),
                       str(row.best_step if row.best_step is not None else "-"),
                       f"{row.step}/{total}" if total else str(row.step),
-                      _number(row.wall_time_s, 4), _number(row.images_per_s, 5), _number(row.flops, 3),
+                      _number(row.wall_time_s, 4), _number(row.images_per_s, 5),
                       *(_number((row.final or {}).get(k)) for k in final_keys),
                       *(_short_value(row.config.get(k, "-")) for k in keys), str(row.restores))
     return table
