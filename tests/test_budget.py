@@ -113,7 +113,7 @@ def test_a_seconds_budget_ends_with_an_evaluation_and_resume_counts_the_saved_ti
     run = tmp_path / "run"
     result = train(cfg, run)
     assert result.status == "done" and result.step == result.total_steps == 1
-    assert result.train_time >= 1e-6 and result.flops == result.flops_per_step > 0
+    assert result.flops == result.flops_per_step > 0
     assert load_checkpoint(checkpoint_path(run))["step"] == 1  # the final checkpoint
     assert [p.name for p in (run / "samples").glob("*.png")] == ["step-0000001.png"]
     # Resumed, the saved training time already exceeds the budget: no further step.
