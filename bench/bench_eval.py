@@ -37,7 +37,8 @@ from gvcore.evaluation.classifier import accuracy_on  # noqa: E402
 from gvcore.evaluation.registry import METRICS, Context, run_metrics  # noqa: E402
 from gvcore.families import resolve_config  # noqa: E402
 from gvcore.metrics import Scorer, generate_samples, get_classifier, make_evaluator, reference_from_images  # noqa: E402
-from gvcore.trainer import EVAL_MIN_IMAGES, load_model, train  # noqa: E402
+from gvcore.budget import EVAL_MIN_IMAGES  # noqa: E402
+from gvcore.trainer import load_model, train  # noqa: E402
 
 
 def read_t10k(folder: Path) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -63,16 +63,23 @@ class OptimConfig:
     weight_decay: float = 0.0
 
 
-# The budget of a run that names neither train.epochs nor train.steps.
+# The budget of a run that names none of BUDGET_KINDS.
 DEFAULT_EPOCHS = 10
+# The train.* fields that are a run's budget; a run sets at most one (gvcore/budget.py reads them).
+BUDGET_KINDS = ("epochs", "steps", "flops", "seconds")
 
 
 @dataclass
 class TrainConfig:
     batch_size: int = 64
-    # Budget: exactly one of epochs / steps; both None = DEFAULT_EPOCHS.
+    # Budget: at most one of epochs / steps / flops / seconds (all None = DEFAULT_EPOCHS).
     epochs: int | None = None
     steps: int | None = None
+    # Training FLOPs: steps = flops // (FLOPs of one train_step, counted by torch at the start).
+    # Equal FLOPs, not equal steps, is a fair comparison of families of different sizes.
+    flops: float | None = None
+    # Seconds of training (evaluations excluded), checked every step: machine dependent.
+    seconds: float | None = None
     seed: int = 0
     device: str = "auto"
     # Losses are averaged and written to metrics.jsonl every log_every steps.

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as datamod
-from .config import DEFAULT_EPOCHS, Config
+from .budget import check_budget
+from .config import BUDGET_KINDS, DEFAULT_EPOCHS, Config
 from .errors import GVError
 from .losses import ADVERSARIAL_LOSSES, RECONSTRUCTIONS, gaussian_kl, reconstruction_nll
 from .nets import ARCHITECTURES, ImageToVector, VectorToImage, count_parameters
@@ -147,11 +148,8 @@ def resolve_config(config: Config) -> Config:
         raise GVError(f"bad model.dropout {m.dropout}: must be in [0, 1)")
     if not 0.0 <= t.label_smoothing < 0.5:
         raise GVError(f"bad train.label_smoothing {t.label_smoothing}: must be in [0, 0.5)")
-    if t.epochs is not None and t.steps is not None:
-        raise GVError(f"both train.epochs ({t.epochs}) and train.steps ({t.steps}) are set: give one budget")
-    _positive("train.epochs", t.epochs)
-    _positive("train.steps", t.steps)
-    if t.epochs is None and t.steps is None:
+    check_budget(t)
+    if all(getattr(t, kind) is None for kind in BUDGET_KINDS):
         t.epochs = DEFAULT_EPOCHS
     if t.device not in ("auto", "cpu", "cuda") and not t.device.startswith("cuda:"):
         raise GVError(f"bad device '{t.device}': use auto, cpu, cuda or cuda:N")

@@ -29,15 +29,19 @@ from .errors import GVError
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
-# The layout written now; readers accept 1..SCHEMA. 2 added the "schema" key itself.
-SCHEMA = 2
+# The layout written now; readers accept 1..SCHEMA. 2 added the "schema" key itself; 3 the rows'
+# flops and flops_per_step (written when known).
+SCHEMA = 3
 CSV_COLUMNS = ("rank", "trial_id", "family", "status", "metric", "best_metric", "best_step", "step", "total_steps",
-               "wall_time_s", "images_per_s", "best_checkpoint", "run_dir", "node", "restores", "error", "config",
-               "metrics", "final")
+               "wall_time_s", "images_per_s", "flops", "flops_per_step", "best_checkpoint", "run_dir", "node",
+               "restores", "error", "config", "metrics", "final")
 
 # Result keys the trainable reports besides losses and eval/ metrics.
 STATUS_KEY, RUN_DIR_KEY, WALL_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, MESSAGE_KEY = (
     "gv/status", "gv/run_dir", "gv/wall_time", "gv/node", "gv/pid", "gv/restored_from_step", "gv/message")
+# Training FLOPs so far (step x flops_per_step) and of one step: plain names, since ASHA / PBT count
+# in "flops" under a FLOP budget (SweepSpec.time_attr).
+FLOPS_KEY, FLOPS_PER_STEP_KEY = "flops", "flops_per_step"
 
 # Where a trial stands: finished (done), gave up on non-finite losses (diverged), crashed (error),
 # ended early by the scheduler or an interruption (stopped); running / pending while a sweep runs.
@@ -59,6 +63,8 @@ class LeaderboardRow:
     total_steps: int | None = None
     wall_time_s: float | None = None
     images_per_s: float | None = None
+    flops: float | None = None  # training FLOPs the trial used (step x flops_per_step); None: not recorded
+    flops_per_step: float | None = None  # of one train_step, counted by torch (gvcore/budget.py)
     best_checkpoint: str | None = None  # a directory holding checkpoint.pt (a path, or a URI)
     run_dir: str | None = None
     node: str | None = None
@@ -85,9 +91,9 @@ class LeaderboardRow:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.UNWRITTEN}
         out = {"rank": out.pop("rank"), **out}  # rank first, as in the CSV
-        for key in ("final", "final_samples", "final_error"):
+        for key in ("final", "final_samples", "final_error", "flops", "flops_per_step"):
             if out[key] is None:
-                del out[key]  # schema 1 wrote them only when a final evaluation ran
+                del out[key]  # written only when known: a row read from an older schema is written back as it was
         return out
 
     @classmethod
@@ -166,6 +172,8 @@ def make_row(*, trial_id: str, config: dict[str, Any], status: str, metric: str,
         total_steps=int(last["total_steps"]) if _finite(last.get("total_steps")) else None,
         wall_time_s=round(float(last[WALL_KEY]), 2) if _finite(last.get(WALL_KEY)) else None,
         images_per_s=round(float(last["images_per_s"]), 1) if _finite(last.get("images_per_s")) else None,
+        flops=float(last[FLOPS_KEY]) if _finite(last.get(FLOPS_KEY)) else None,
+        flops_per_step=float(last[FLOPS_PER_STEP_KEY]) if _finite(last.get(FLOPS_PER_STEP_KEY)) else None,
         best_checkpoint=best_checkpoint,
         run_dir=last.get(RUN_DIR_KEY),
         node=last.get(NODE_KEY),

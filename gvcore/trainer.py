@@ -10,13 +10,15 @@ Run directory::
     metrics.jsonl            losses every train.log_every steps; eval metrics every eval interval
     samples/step-<step>.png  sample grid from fixed noise at every eval
     checkpoints/checkpoint.pt latest checkpoint (model, optimizers, step, RNG state)
-    result.json              status (done / diverged / stopped), steps, wall time, images/s
+    result.json              status (done / diverged / stopped), steps, wall time, images/s, FLOPs
+
+The budget (epochs, steps, FLOPs or seconds; gvcore/budget.py) becomes a number of steps before the
+loop, except a seconds budget: the loop ends at the first step past it and then evaluates.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import platform
 import time
@@ -28,6 +30,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from . import __version__
+from .budget import budget_of, copy_budget, count_flops_per_step, plan_steps
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, restore_rng_state, save_checkpoint
 from .config import Config
 from .data import load_dataset
@@ -42,7 +45,7 @@ Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
 @dataclass
 class Progress:
     step: int
-    total_steps: int
+    total_steps: int | None  # None: a seconds budget, still running
     epoch: float
     losses: dict[str, float]
     images_per_s: float
@@ -52,7 +55,7 @@ class Progress:
 @dataclass
 class EvalEvent:
     step: int
-    total_steps: int
+    total_steps: int | None  # None: a seconds budget, still running
     epoch: float
     losses: dict[str, float]
     metrics: dict[str, float]
@@ -60,6 +63,11 @@ class EvalEvent:
     samples: Path
     images_per_s: float
     elapsed: float
+    flops_per_step: float = 0.0
+
+    @property
+    def flops(self) -> float:
+        return self.step * self.flops_per_step
 
 
 @dataclass
@@ -74,18 +82,26 @@ class RunResult:
     status: str  # "done" | "diverged" | "stopped"
     run_dir: Path
     step: int
-    total_steps: int
+    total_steps: int | None  # None: a seconds budget stopped before its time ran out
     wall_time: float
     images_per_s: float
     losses: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: Path | None = None
     message: str = ""
+    flops_per_step: float = 0.0
+    train_time: float = 0.0  # wall_time less evaluations and checkpoints: what a seconds budget counts
+
+    @property
+    def flops(self) -> float:
+        return self.step * self.flops_per_step
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "step": self.step, "total_steps": self.total_steps,
-            "wall_time": round(self.wall_time, 3), "images_per_s": round(self.images_per_s, 1),
+            "wall_time": round(self.wall_time, 3), "train_time": round(self.train_time, 3),
+            "images_per_s": round(self.images_per_s, 1),
+            "flops_per_step": self.flops_per_step, "flops": self.flops,
             "losses": self.losses, "metrics": self.metrics,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None, "message": self.message,
         }
@@ -129,25 +145,6 @@ def checkpoint_path(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
 
 
-EVAL_MIN_IMAGES = 10_000
-
-
-def plan_steps(cfg: Config, n_train: int) -> tuple[int, int, int]:
-    """(steps per epoch, total steps, eval interval) for a resolved config."""
-    t = cfg.train
-    if t.batch_size > n_train:
-        raise GVError(f"bad batch size {t.batch_size}: larger than the {n_train} training images of '{cfg.data.name}'")
-    steps_per_epoch = n_train // t.batch_size  # drop the ragged last batch (BatchNorm-safe)
-    total = t.steps if t.steps is not None else int(t.epochs) * steps_per_epoch  # type: ignore[arg-type]
-    if t.eval_every:
-        return steps_per_epoch, total, t.eval_every
-    # Default: every epoch, but at least EVAL_MIN_IMAGES training images apart. An evaluation costs
-    # the same whatever the dataset's size, so on a tiny dataset (mnist-5k: 4,500 images, ~1 s an
-    # epoch for the MLP families) evaluating every epoch would cost more than 10% of the run.
-    epochs_between = max(1, math.ceil(EVAL_MIN_IMAGES / (steps_per_epoch * t.batch_size)))
-    return steps_per_epoch, total, epochs_between * steps_per_epoch
-
-
 def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,
           evaluator: Evaluator | None = None, resume: bool = True) -> RunResult:
     """Train ``config`` into ``run_dir``; continue from its checkpoint if there is one."""
@@ -159,7 +156,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     cfg = resolve_config(config)
     if payload is not None:
         saved = config_of(payload)
-        saved.train.epochs, saved.train.steps = cfg.train.epochs, cfg.train.steps
+        copy_budget(cfg.train, saved.train)
         cfg = resolve_config(saved)
     spec = get_family(cfg.family)
     t = cfg.train
@@ -175,15 +172,24 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     images = train_set.to_float(device)
     labels = train_set.labels.to(device)
     n_train = images.shape[0]
-    steps_per_epoch, total_steps, eval_every = plan_steps(cfg, n_train)
 
-    # --- 3. model and optimizers --------------------------------------------------------------
+    # --- 3. model and optimizers; FLOPs of one step; the plan ------------------------------------
     model = build_model(cfg).to(device)
     model.train()
     optimizers = model.make_optimizers()
+    # Counted once, on a copy and the first batch of epoch 0; a resumed run keeps the count it was
+    # planned with, so it continues to the same total whatever this torch counts.
+    flops_per_step = float(payload["extra"].get("flops_per_step", 0.0)) if payload is not None else 0.0
+    if not flops_per_step:
+        first = epoch_permutation(t.seed, 0, n_train, device)[:min(t.batch_size, n_train)]
+        flops_per_step = count_flops_per_step(model, images[first], labels[first])
+    plan = plan_steps(cfg, n_train, flops_per_step)
+    steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
+    budget_kind, budget_amount = budget_of(t)
+    seconds = t.seconds  # None unless the budget is seconds of training
 
     # --- 4. fresh run or resume ---------------------------------------------------------------
-    step, wall_before = 0, 0.0
+    step, wall_before, eval_before = 0, 0.0, 0.0
     if payload is not None:
         model.load_state_dict(payload["model"])
         for name, opt in optimizers.items():
@@ -191,6 +197,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
         restore_rng_state(payload["rng"])
         step = int(payload["step"])
         wall_before = float(payload["extra"].get("wall_time", 0.0))
+        eval_before = float(payload["extra"].get("eval_time", 0.0))
         truncate_metrics(run_dir, step)
     run_dir.mkdir(parents=True, exist_ok=True)
     info_file = run_dir / CONFIG_FILE
@@ -202,6 +209,8 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
         "dataset": {"name": cfg.data.name, "image_shape": list(train_set.image_shape),
                     "num_classes": train_set.num_classes, "train_images": n_train},
         "parameters": model.parameter_counts(),
+        "budget": {"kind": budget_kind, "amount": budget_amount, "flops_per_step": flops_per_step,
+                   "total_steps": total_steps},
         "versions": versions(),
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
@@ -225,13 +234,20 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     last_ckpt: Path | None = ckpt_file if payload is not None else None
     perm: torch.Tensor | None = None
 
+    eval_time = eval_before  # seconds spent checkpointing and evaluating: not training time
+
     def elapsed() -> float:
         return wall_before + time.perf_counter() - start
+
+    def training_time() -> float:
+        return elapsed() - eval_time
 
     log_line = metrics_file.append
 
     try:
-        while step < total_steps:
+        if seconds and wall_before - eval_before >= seconds:
+            total_steps = step  # resumed after its time ran out: nothing left to train
+        while total_steps is None or step < total_steps:
             epoch, offset = divmod(step, steps_per_epoch)
             if perm is None or offset == 0:
                 perm = epoch_permutation(t.seed, epoch, n_train, device)
@@ -241,6 +257,8 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                 sums[key] = sums[key] + value if key in sums else value.clone()
             step += 1
             window_steps += 1
+            if seconds and training_time() >= seconds:
+                total_steps = step  # out of time: this step is the last, evaluated below
 
             at_log = step % t.log_every == 0 or step == total_steps
             at_eval = step % eval_every == 0 or step == total_steps
@@ -261,12 +279,14 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                     hooks.on_progress(Progress(step, total_steps, step / steps_per_epoch, losses, images_per_s, elapsed()))
 
             if at_eval:
+                eval_started = time.perf_counter()
                 if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
                     status, message = "diverged", f"non-finite parameters at step {step}"
                     log_line({"step": step, "status": "diverged"})
                     break
                 last_ckpt = save_checkpoint(ckpt_file, model=model, optimizers=optimizers, config=cfg, step=step,
-                                            epoch=epoch, extra={"wall_time": elapsed()})
+                                            epoch=epoch, extra={"wall_time": elapsed(), "eval_time": eval_time,
+                                                                "flops_per_step": flops_per_step})
                 with preserved_rng(device):
                     try:
                         model.eval()
@@ -280,7 +300,8 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                     log_line({"step": step, "time": round(elapsed(), 3), **metrics})
                 if hooks.on_eval:
                     hooks.on_eval(EvalEvent(step, total_steps, step / steps_per_epoch, losses, metrics, last_ckpt,
-                                            samples_png, images_per_s, elapsed()))
+                                            samples_png, images_per_s, elapsed(), flops_per_step))
+                eval_time += time.perf_counter() - eval_started
 
             if hooks.should_stop and hooks.should_stop():
                 status, message = "stopped", f"stopped by the host at step {step}"
@@ -292,7 +313,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
         metrics_file.close()
 
     result = RunResult(status, run_dir, step, total_steps, elapsed(), images_per_s, losses, metrics,
-                       last_ckpt, message)
+                       last_ckpt, message, flops_per_step, training_time())
     write_json(run_dir / RESULT_FILE, result.to_dict())
     return result
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import torch
 
+from .budget import clear_budget, copy_budget
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
 from .config import Config
 from .families import build_model, get_family, resolve_config
-from .leaderboard import MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
+from .leaderboard import FLOPS_KEY, FLOPS_PER_STEP_KEY, MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
 from .rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
 from .trainer import EvalEvent, RunResult, checkpoint_path
 
@@ -65,7 +66,8 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
     wanted = resolve_config(config)
     # The budget and thread count are the host's to set on every resume anyway.
     for cfg in (saved, wanted):
-        cfg.train.epochs, cfg.train.steps, cfg.train.threads = None, None, 0
+        clear_budget(cfg.train)
+        cfg.train.threads = 0
     if saved == wanted:
         return int(payload["step"])
     old, new = _flat(saved), _flat(wanted)
@@ -78,7 +80,7 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
         groups = payload["optimizers"][name]["param_groups"]
         for saved_group, fresh_group in zip(groups, optimizer.state_dict()["param_groups"]):
             saved_group.update({k: v for k, v in fresh_group.items() if k != "params"})
-    wanted.train.epochs, wanted.train.steps = config.train.epochs, config.train.steps
+    copy_budget(config.train, wanted.train)
     payload["config"] = wanted.to_json()
     with atomic_path(checkpoint_file) as tmp:
         torch.save(payload, tmp)
@@ -98,11 +100,14 @@ def eval_result(event: EvalEvent, config: Config, run_dir: Path, restored_from: 
         "total_steps": event.total_steps,
         "epoch": round(event.epoch, 4),
         "images_per_s": round(event.images_per_s, 1),
+        # What ASHA / PBT count in under a FLOP budget (SweepSpec.time_attr), and what rows record.
+        FLOPS_KEY: event.flops,
+        FLOPS_PER_STEP_KEY: event.flops_per_step,
         **event.losses,
         "loss/objective": objective(config, event.losses),
         **event.metrics,
         WALL_KEY: round(event.elapsed, 3),
-        STATUS_KEY: "done" if event.step >= event.total_steps else "running",
+        STATUS_KEY: "done" if event.total_steps is not None and event.step >= event.total_steps else "running",
         RUN_DIR_KEY: str(run_dir),
         NODE_KEY: node,
         PID_KEY: os.getpid(),  # the worker process: where to look (py-spy, top) at a slow trial
@@ -138,6 +143,8 @@ def final_result(result: RunResult, last: dict[str, Any] | None, metric: str, ru
         "step": result.step,
         "total_steps": result.total_steps,
         "images_per_s": round(result.images_per_s, 1),
+        FLOPS_KEY: result.flops,
+        FLOPS_PER_STEP_KEY: result.flops_per_step,
         WALL_KEY: round(result.wall_time, 3),
         STATUS_KEY: result.status,
         MESSAGE_KEY: result.message,

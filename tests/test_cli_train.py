@@ -88,6 +88,41 @@ def test_resume_extends_a_finished_run(cgan_run, tmp_path):
     assert steps == [2, 4, 6, 8, 10, 12]
 
 
+def test_train_with_a_flop_budget_and_resume_it_with_a_larger_one(tmp_path):
+    run = tmp_path / "gan"
+    # batch 16: the MLP GAN's step is ~2.4e8 FLOPs, so 1.3e9 buys 5 whole steps
+    result = run_cli("train", "gan", "--flops", "1.3e9", "--batch-size", "16", "--out", run,
+                     "--set", "eval.metrics=", "--set", "train.log_every=1")
+    assert result.exit_code == 0, result.output
+    done = json.loads((run / "result.json").read_text())
+    per_step = done["flops_per_step"]
+    assert done["status"] == "done" and done["step"] == done["total_steps"] == int(1.3e9 // per_step) == 5
+    assert done["flops"] == 5 * per_step and "FLOPs" in result.output
+    # A larger budget continues the same run with the FLOPs a step it was planned with.
+    assert run_cli("resume", run, "--flops", "2.0e9").exit_code == 0
+    resumed = json.loads((run / "result.json").read_text())
+    assert resumed["step"] == int(2.0e9 // per_step) == 8 and resumed["flops_per_step"] == per_step
+    assert [line["step"] for line in loss_lines(run)] == list(range(1, 9))
+    assert json.loads((run / "config.json").read_text())["config"]["train"]["flops"] == 2.0e9
+
+
+def test_train_with_a_seconds_budget(tmp_path):
+    run = tmp_path / "vae"
+    # A microsecond of training: one step (any step takes longer), then the final checkpoint and grid.
+    result = run_cli("train", "vae", "--seconds", "1e-6", "--out", run, "--set", "eval.metrics=")
+    assert result.exit_code == 0, result.output
+    done = json.loads((run / "result.json").read_text())
+    assert done["status"] == "done" and done["step"] == done["total_steps"] == 1
+    assert done["flops"] == done["flops_per_step"] > 0
+    assert (run / "checkpoints" / "checkpoint.pt").is_file() and (run / "samples" / "step-0000001.png").is_file()
+    assert json.loads((run / "config.json").read_text())["budget"]["kind"] == "seconds"
+
+
+def test_resume_refuses_two_budgets(cgan_run):
+    assert_one_line_error(run_cli("resume", cgan_run, "--steps", "12", "--flops", "1e12"),
+                          "--steps 12 and --flops 1e+12", "give one budget")
+
+
 # --- bad input: one line, exit 2, nothing written ------------------------------------------------
 
 
@@ -103,6 +138,16 @@ def test_resume_extends_a_finished_run(cgan_run, tmp_path):
     (["train", "gan", "--batch-size", "-5"], ["-5"]),
     (["train", "gan", "--batch-size", "9999"], ["9999", "4500"]),
     (["train", "gan", "--epochs", "2", "--steps", "5"], ["--epochs", "--steps"]),
+    (["train", "gan", "--flops", "2e13", "--epochs", "3"], ["--epochs 3 and --flops 2e+13", "give one budget"]),
+    (["train", "gan", "--steps", "3", "--seconds", "60"], ["--steps 3 and --seconds 60", "give one budget"]),
+    (["train", "gan", "--flops", "0"], ["bad train.flops 0", "> 0"]),
+    (["train", "gan", "--flops", "-2e13"], ["bad train.flops -2e+13", "> 0"]),
+    (["train", "gan", "--flops", "nan"], ["bad train.flops nan", "finite"]),
+    (["train", "gan", "--flops", "1000"], ["bad train.flops 1e+03", "less than one training step of gan"]),
+    (["train", "gan", "--seconds", "0"], ["bad train.seconds 0", "> 0"]),
+    (["train", "gan", "--seconds", "-5"], ["bad train.seconds -5"]),
+    (["train", "gan", "--flops", "2e13", "--set", "train.steps=4"], ["train.steps=4 and train.flops=2e+13", "give one budget"]),
+    (["train", "gan", "--flops", "lots"], ["--flops"]),
     (["train", "gan", "--epochs", "two"], ["--epochs"]),
     (["train", "gan", "--device", "tpu"], ["tpu"]),
     (["train", "gan", "--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], ["cifar10", "nodata"]),

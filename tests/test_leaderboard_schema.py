@@ -66,3 +66,29 @@ def test_a_binary_leaderboard_is_refused(tmp_path):
     (tmp_path / "leaderboard.json").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(GVError, match="is not text"):
         leaderboard.read(tmp_path)
+
+
+def test_a_schema_2_leaderboard_reads_without_flops_and_new_rows_carry_them(tmp_path):
+    # Schema 2 (the layout before FLOP budgets) is schema 1 plus the "schema" key.
+    doc = json.loads((SCHEMA_1 / "leaderboard.json").read_text())
+    doc["schema"] = 2
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "leaderboard.json").write_text(json.dumps(doc))
+    old = leaderboard.read(tmp_path / "old")
+    assert old.schema == 2 and all(r.flops is None and r.flops_per_step is None for r in old.rows)
+    assert [r.to_dict() for r in old.rows] == doc["rows"]  # nothing invented on the way back
+    assert invoke(["results", str(tmp_path / "old")]).exit_code == 0
+
+    # A row built from a trial's reports records the FLOPs it used and those of one step; the
+    # written file carries them (schema 3) and reads back the same.
+    history = [{"step": 10, "flops": 10 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 80.0},
+               {"step": 20, "flops": 20 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 60.0}]
+    row = leaderboard.make_row(trial_id="t1", config={"family": "gan"}, status="done", metric="eval/fid", mode="min",
+                               history=history)
+    assert (row.flops, row.flops_per_step) == (20 * 9.6e8, 9.6e8)
+    leaderboard.write(tmp_path / "new", [row], sweep="new", final=True)
+    written = json.loads((tmp_path / "new" / "leaderboard.json").read_text())
+    assert written["schema"] == leaderboard.SCHEMA == 3 and written["rows"][0]["flops"] == 20 * 9.6e8
+    assert leaderboard.read(tmp_path / "new").rows[0].flops_per_step == 9.6e8
+    header = (tmp_path / "new" / "leaderboard.csv").read_text().splitlines()[0].split(",")
+    assert header[header.index("images_per_s") + 1:header.index("images_per_s") + 3] == ["flops", "flops_per_step"]

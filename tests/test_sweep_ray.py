@@ -260,3 +260,45 @@ def test_resuming_a_sweep_saved_with_other_module_paths_is_a_one_line_error(shar
     result = invoke(["sweep", str(sweep_file), "--storage", str(tmp_path / "store"), "--name", "old", "--resume",
                      "--wandb-mode", "disabled"])
     assert_one_line_error(result, str(sweep_dir), "another gv version", "drop --resume")
+
+
+def test_flop_budget_sweep_gives_the_cheaper_family_proportionally_more_steps(shared_ray, tmp_path):
+    # Equal compute: DCGAN's step costs ~10 MLP GAN steps, so the MLP GAN trains ~10x the steps.
+    # Batch 16 keeps it tiny: DCGAN ~2.5e9 FLOPs a step (8 steps), the MLP GAN ~2.4e8 (~83 steps).
+    budget = 2.0e10
+    sweep_file = write_sweep(tmp_path, "flops", families=["gan", "dcgan"], budget={"flops": budget}, eval_every=0,
+                             base={"train.batch_size": 16})
+    storage = tmp_path / "store"
+    run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "flops", "--wandb-mode", "disabled"])
+    rows = {row["family"]: row for row in leaderboard_rows(storage / "flops").values()}
+    assert set(rows) == {"gan", "dcgan"}
+    for family, row in rows.items():
+        per_step = row["flops_per_step"]
+        assert row["status"] == "done" and per_step > 0
+        # whole steps that fit the budget: no room left for one more
+        assert row["step"] == row["total_steps"] == int(budget // per_step), family
+        assert row["flops"] == row["step"] * per_step <= budget < row["flops"] + per_step
+        result = json.loads((Path(row["run_dir"]) / "result.json").read_text())
+        assert (result["flops"], result["flops_per_step"]) == (row["flops"], per_step)
+        # evaluated at the same fractions of the compute: a quarter of the run apart
+        reports = trial_reports(Path(row["run_dir"]).parent)
+        interval = -(-row["step"] // 4)
+        assert [r["step"] for r in reports] == sorted({*range(interval, row["step"], interval), row["step"]})
+    gan, dcgan = rows["gan"], rows["dcgan"]
+    assert 8 < dcgan["flops_per_step"] / gan["flops_per_step"] < 12
+    # steps ratio == inverse FLOPs-a-step ratio, up to the rounding down of each count to whole steps
+    inverse = dcgan["flops_per_step"] / gan["flops_per_step"]
+    assert (gan["step"]) / (dcgan["step"] + 1) < inverse < (gan["step"] + 1) / dcgan["step"]
+    assert gan["step"] >= 8 * dcgan["step"]
+
+
+def test_seconds_budget_sweep_ends_each_trial_with_a_final_report(shared_ray, tmp_path):
+    # A microsecond of training: every trial trains one step (any step takes longer), then reports
+    # its final eval and checkpoint, and Tune records it as done.
+    sweep_file = write_sweep(tmp_path, "secs", budget={"seconds": 1e-6}, eval_every=0)
+    storage = tmp_path / "store"
+    run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "secs", "--wandb-mode", "disabled"])
+    for row in leaderboard_rows(storage / "secs").values():
+        assert row["status"] == "done" and row["step"] == row["total_steps"] == 1
+        assert row["flops"] == row["flops_per_step"] > 0 and row["best_step"] == 1
+        assert (Path(row["best_checkpoint"]) / "checkpoint.pt").is_file()

@@ -128,6 +128,20 @@ BAD_FILES = [
     ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.latent_dim: {choice: [8, x]}}\n", "search.model.latent_dim", "expected an integer"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 10, epochs: 1}\n", "budget", "exactly one"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 0}\n", "budget.steps", ">= 1"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 0}\n", "budget.flops", "> 0, got 0"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: -2.0e13}\n", "budget.flops", "> 0, got -2"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: lots}\n", "budget.flops", "got 'lots'"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: .inf}\n", "budget.flops", "finite"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 0}\n", "budget.seconds", "> 0"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 2.0e13, epochs: 3}\n", "budget", "exactly one of"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {gpu_hours: 3}\n", "budget", "{flops: N}, {seconds: N}"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbase: {train.flops: 1.0e12}\n", "base.train.flops", "top-level 'budget'"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: asha}\n",
+     "scheduler.type", "asha can't count in seconds"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: pbt, mutations: {optim.lr: {choice: [0.001]}}}\n",
+     "scheduler.type", "pbt can't count in seconds"),
+    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 1.0e12}\nscheduler: {type: asha, grace_period: 2.0e12}\n",
+     "scheduler.grace_period", "2e+12 flops is past the budget of 1e+12 flops"),
     ("dataset: mnist-5k\nfamilies: [gan]\nnum_samples: 0\n", "num_samples", ">= 1"),
     ("dataset: mnist-5k\nfamilies: [gan]\nrepeats: two\n", "repeats", "integer"),
     ("dataset: mnist-5k\nfamilies: [gan]\nmode: lowest\n", "mode", "min or max"),
@@ -187,6 +201,9 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         (["sweep", str(good), "--bogus-flag", *common], "--bogus-flag"),
         (["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common], "--set train.epochs=1: scheduler.grace_period: 2 epochs is past the budget"),
         (["sweep", "dcgan-mnist", "--set", "train.steps=500", *common], "counts in epochs"),
+        (["sweep", "dcgan-mnist", "--set", "train.flops=2e13", *common], "counts in epochs; set train.epochs instead"),
+        (["sweep", str(good), "--set", "train.flops=0", *common], "--set train.flops=0: budget.flops: expected a number > 0"),
+        (["sweep", str(good), "--set", "train.seconds=-3", *common], "--set train.seconds=-3: budget.seconds"),
         (["results", str(tmp_path / "nope")], "does not exist"),
         (["results", str(tmp_path)], "no leaderboard.json"),
     ]
@@ -404,3 +421,42 @@ def test_schedulers_count_in_the_budget_unit_and_pbt_stays_inside_its_bounds(tmp
     clamped = pbt._custom_explore_fn({"trial": {"optim.lr": 0.8e-4, "model.dropout": 0.6, "optim.beta1": 0.9}})
     assert clamped["trial"] == {"optim.lr": 1e-4, "model.dropout": 0.5, "optim.beta1": 0.9}
     assert build_scheduler(load_sweep(str(write_sweep(tmp_path, "fifo")))) is None
+
+
+def test_flop_and_seconds_budgets_in_files_and_pins(tmp_path):
+    # Written as people write them (PyYAML alone would read 2.0e13 and 2e13 as strings):
+    for text in ("2.0e13", "2e13", "2.0e+13", "20000000000000"):
+        path = tmp_path / "plain.yaml"
+        path.write_text(f"dataset: mnist-5k\nfamilies: [gan]\nbudget: {{flops: {text}}}\n")
+        assert load_sweep(str(path)).budget == 2e13, text
+    spec = load_sweep(str(write_sweep(tmp_path, "flops", budget={"flops": 2e13}, eval_every=0)))
+    assert (spec.budget_unit, spec.budget, spec.time_attr, spec.budget_text) == ("flops", 2e13, "flops", "2e+13 FLOPs")
+    trials = expand_trials(spec)
+    assert all(t["train.flops"] == 2e13 and "train.steps" not in t for t in trials)
+    from gvcore.families import resolve_config
+    from gvcore.sweep import trial_config
+
+    assert resolve_config(trial_config(trials[0])).train.flops == 2e13
+    # a pin replaces the budget (and its unit) of a fifo sweep, validated like the file
+    seconds = apply_overrides(spec, sets=["train.seconds=90"])
+    assert (seconds.budget_unit, seconds.budget, seconds.budget_text) == ("seconds", 90.0, "90 s")
+    assert all(t["train.seconds"] == 90.0 and "train.flops" not in t for t in expand_trials(seconds))
+    assert apply_overrides(spec, sets=["train.flops=3e12"]).budget == 3e12
+    # the spec round-trips through sweep.json (what --resume reads back)
+    assert type(spec).from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    # a scheduler keeps the unit it counts in: pinning another budget kind is named as such
+    asha = load_sweep(str(write_sweep(tmp_path, "asha-flops", budget={"flops": 1e12},
+                                      scheduler={"type": "asha", "grace_period": 2.5e11, "reduction_factor": 2})))
+    with pytest.raises(GVError, match=r"bad --set train.seconds=60: this sweep.s asha scheduler counts in flops; set train.flops instead"):
+        apply_overrides(asha, sets=["train.seconds=60"])
+
+
+def test_asha_and_pbt_count_in_flops_under_a_flop_budget(tmp_path):
+    from gvcore.tune import build_scheduler
+
+    asha = build_scheduler(load_sweep(str(write_sweep(
+        tmp_path, "asha", budget={"flops": 4e12}, scheduler={"type": "asha", "grace_period": 1e12, "reduction_factor": 2}))))
+    assert (asha._time_attr, asha._max_t, asha._reduction_factor) == ("flops", 4e12, 2)
+    pbt = build_scheduler(load_sweep(str(write_sweep(tmp_path, "pbt", families=["vae"], budget={"flops": 4e12}, scheduler={
+        "type": "pbt", "mutations": {"optim.lr": {"loguniform": [1e-4, 1e-2]}}}))))
+    assert pbt._time_attr == "flops" and pbt._perturbation_interval == 1e12  # default: a quarter of the budget

@@ -82,7 +82,7 @@ def sweeps_cmd() -> None:
     for name, path in shipped_sweeps().items():
         spec = load_sweep(str(path))
         table.add_row(name, spec.dataset, ", ".join(spec.families), str(spec.num_trials()),
-                      f"{spec.budget} {spec.budget_unit}", spec.scheduler.type, spec.description)
+                      spec.budget_text, spec.scheduler.type, spec.description)
     table_console().print(table)
 
 
@@ -211,7 +211,7 @@ def _print_plan(spec: SweepSpec, resume: bool, where: str) -> None:
                 if n > 1]
     resources = f"{spec.cpu:g} CPU" + (f" + {spec.gpu:g} GPU" if spec.gpu else "")
     console.print(f"[bold]{'resuming ' if resume else ''}sweep {spec.name}[/]: {spec.num_trials()} trials "
-                  f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget} {spec.budget_unit} each; "
+                  f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget_text} each; "
                   f"{resources} per trial on {where}")
 
 

@@ -71,8 +71,10 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
     # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
     final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
                   if any(k in (r.final or {}) for r in rows)]
+    # Compute used, where rows record it (a FLOP budget's equal-compute comparison).
+    flops = any(getattr(r, "flops", None) for r in rows)
     for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
-                   *(f"final {k}" for k in final_keys), *keys, "restores"):
+                   *(["FLOPs"] if flops else []), *(f"final {k}" for k in final_keys), *keys, "restores"):
         table.add_column(column, overflow="fold")
     for row in rows:
         status = row.status
@@ -82,6 +84,7 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
                       str(row.best_step if row.best_step is not None else "-"),
                       f"{row.step}/{total}" if total else str(row.step),
                       _number(row.wall_time_s, 4), _number(row.images_per_s, 5),
+                      *([_number(row.flops, 3)] if flops else []),
                       *(_number((row.final or {}).get(k)) for k in final_keys),
                       *(_short_value(row.config.get(k, "-")) for k in keys), str(row.restores))
     return table

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..config import DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
+from ..config import BUDGET_KINDS, DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
 from ..errors import GVError
 from ..rundir import atomic_path, check_creatable
 from .common import console, err_console
@@ -22,6 +22,10 @@ DEFAULTS = Config()
 
 FamilyArg = Annotated[str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")]
+FLOPS_HELP = ("Training budget in FLOPs, e.g. 2e13: steps = FLOPs / the FLOPs of one training step (counted by "
+              "torch at the start), so families compare at equal compute.")
+SECONDS_HELP = ("Training budget in seconds of training (evaluations excluded); machine dependent: compare only "
+                "runs on one machine.")
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any config key: --set optim.lr=1e-3 (repeatable; see `gv config`).")]
 
 
@@ -62,9 +66,19 @@ def show_config(family: Annotated[str, typer.Argument(help="Family whose default
     console.print(table)
 
 
+def budget_flags(epochs: int | None, steps: int | None, flops: float | None, seconds: float | None) -> dict[str, float]:
+    """The budget flags given ({kind: amount}); more than one is an error."""
+    given = {kind: value for kind, value in zip(BUDGET_KINDS, (epochs, steps, flops, seconds)) if value is not None}
+    if len(given) > 1:
+        said = " and ".join(f"--{kind} {value:g}" for kind, value in given.items())
+        raise GVError(f"{said} given: give one budget (--epochs, --steps, --flops or --seconds)")
+    return given
+
+
 def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | None, batch_size: int | None,
                  lr: float | None, latent_dim: int | None, seed: int | None, device: str | None,
-                 data_dir: str | None, overrides: list[str] | None) -> Config:
+                 data_dir: str | None, overrides: list[str] | None, flops: float | None = None,
+                 seconds: float | None = None) -> Config:
     """The flags of `gv train`, applied in order: named flags, then --set overrides; validated."""
     from ..families import get_family, resolve_config
 
@@ -73,14 +87,13 @@ def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | 
     cfg.data.name = dataset
     if data_dir:
         cfg.data.data_dir = str(Path(data_dir).expanduser())
-    for key, value in (("train.epochs", epochs), ("train.steps", steps), ("train.batch_size", batch_size),
-                       ("optim.lr", lr), ("model.latent_dim", latent_dim), ("train.seed", seed),
-                       ("train.device", device)):
+    for kind, value in budget_flags(epochs, steps, flops, seconds).items():
+        setattr(cfg.train, kind, value)
+    for key, value in (("train.batch_size", batch_size), ("optim.lr", lr), ("model.latent_dim", latent_dim),
+                       ("train.seed", seed), ("train.device", device)):
         if value is not None:
             target, attr = key.split(".")
             setattr(getattr(cfg, target), attr, value)
-    if epochs is not None and steps is not None:
-        raise GVError(f"give --epochs ({epochs}) or --steps ({steps}), not both")
     apply_overrides(cfg, overrides or [])
     return resolve_config(cfg)
 
@@ -100,22 +113,31 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"),
                TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed="")
+    # The bar appears with the first progress report: a budget the trainer refuses while planning
+    # (a FLOP budget below one step) stays a one-line error.
+    progress = Progress(*columns, console=err_console, transient=False)
+    tasks: list = []
 
-        def on_progress(p) -> None:
-            progress.update(task, completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
-                            speed=f"{p.images_per_s:,.0f} img/s")
+    def on_progress(p) -> None:
+        if not tasks:
+            progress.start()
+            tasks.append(progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed=""))
+        progress.update(tasks[0], completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
+                        speed=f"{p.images_per_s:,.0f} img/s")
 
-        def on_eval(e) -> None:
-            if e.metrics:
-                text = "  ".join(f"{k} {v:.4g}" for k, v in e.metrics.items())
-                progress.console.print(f"step {e.step}: {text}")
+    def on_eval(e) -> None:
+        if e.metrics:
+            text = "  ".join(f"{k} {v:.4g}" for k, v in e.metrics.items())
+            progress.console.print(f"step {e.step}: {text}")
 
+    try:
         result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator=evaluator,
                        resume=resume)
+    finally:
+        progress.stop()
     style = {"done": "green", "diverged": "red", "stopped": "yellow"}[result.status]
-    console.print(f"[{style}]{result.status}[/]: {result.step}/{result.total_steps} steps in {result.wall_time:.1f}s "
+    console.print(f"[{style}]{result.status}[/]: {result.step}/{result.total_steps or '?'} steps "
+                  f"({result.flops:.3g} FLOPs, {result.flops_per_step:.3g} a step) in {result.wall_time:.1f}s "
                   f"({result.images_per_s:,.0f} img/s)" + (f" -- {result.message}" if result.message else ""))
     console.print(f"run dir: {run_dir}")
     grids = sorted((run_dir / "samples").glob("step-*.png"))
@@ -133,6 +155,8 @@ def train_cmd(
     dataset: DatasetOpt = "mnist-5k",
     epochs: Annotated[Optional[int], typer.Option(help=f"Training budget in epochs (default {DEFAULT_EPOCHS}).")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training budget in optimizer steps (instead of --epochs).")] = None,
+    flops: Annotated[Optional[float], typer.Option(help=FLOPS_HELP)] = None,
+    seconds: Annotated[Optional[float], typer.Option(help=SECONDS_HELP)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help=f"Minibatch size (default {DEFAULTS.train.batch_size}).")] = None,
     lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {DEFAULTS.optim.lr:g}).")] = None,
     latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default 100 for GANs, 20 for VAEs).")] = None,
@@ -144,7 +168,8 @@ def train_cmd(
 ) -> None:
     """Train one model without Ray: checkpoints, metrics.jsonl and sample grids in a run directory."""
     cfg = build_config(family, dataset, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
-                       latent_dim=latent_dim, seed=seed, device=device, data_dir=data_dir, overrides=overrides)
+                       latent_dim=latent_dim, seed=seed, device=device, data_dir=data_dir, overrides=overrides,
+                       flops=flops, seconds=seconds)
     if out is None:
         out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -152,7 +177,7 @@ def train_cmd(
     check_creatable(out, "--out")
     # Fail on a missing dataset or an impossible budget before anything is written.
     from ..data import load_dataset
-    from ..trainer import plan_steps
+    from ..budget import plan_steps
 
     plan_steps(cfg, len(load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)))
     run_with_progress(cfg, out, resume=False)
@@ -163,19 +188,23 @@ def resume_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `gv train`.")],
     epochs: Annotated[Optional[int], typer.Option(help="New total budget in epochs.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="New total budget in steps.")] = None,
+    flops: Annotated[Optional[float], typer.Option(help="New total budget in FLOPs (the run's own FLOPs a step).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="New total budget in seconds of training.")] = None,
 ) -> None:
     """Continue a stopped run from its last checkpoint (exactly: same data order, same RNG)."""
+    from ..budget import clear_budget
     from ..checkpoint import config_of, load_checkpoint
     from ..families import resolve_config
     from ..trainer import checkpoint_path
 
     if not run_dir.is_dir():
         raise GVError(f"run dir '{run_dir}' does not exist: pass a directory made by `gv train`")
+    given = budget_flags(epochs, steps, flops, seconds)
     cfg = config_of(load_checkpoint(checkpoint_path(run_dir)))
-    if epochs is not None and steps is not None:
-        raise GVError(f"give --epochs ({epochs}) or --steps ({steps}), not both")
-    if epochs is not None or steps is not None:
-        cfg.train.epochs, cfg.train.steps = epochs, steps
+    if given:
+        clear_budget(cfg.train)
+        for kind, value in given.items():
+            setattr(cfg.train, kind, value)
     run_with_progress(resolve_config(cfg), run_dir, resume=True)
 
 

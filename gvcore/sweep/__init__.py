@@ -17,7 +17,7 @@ resources of one trial::
       train.label_smoothing: {grid: [0.0, 0.1]}
     repeats: 2                              # seeds 0..repeats-1 (or `seeds: [3, 7]`)
     num_samples: 4                          # random draws of the non-grid keys
-    budget: {epochs: 10}                    # or {steps: N}
+    budget: {epochs: 10}                    # or {steps: N}, {flops: 2.0e13}, {seconds: 600}
     eval_every: 500                         # steps between checkpoints / samples / reports (0 = each epoch)
     metric: eval/fid                        # what Tune ranks, stops and keeps checkpoints by (default)
     mode: min
@@ -27,6 +27,13 @@ resources of one trial::
     max_concurrent: 4                       # optional cap on parallel trials
     search_seed: 0                          # seeds the random draws, so a sweep file is repeatable
     max_trials: 10000                       # refuse sweeps that expand to more trials (a typo guard)
+
+Budgets: ``epochs`` and ``steps`` give every family the same optimizer steps; ``flops`` the same
+compute (each trial counts the FLOPs of one of its training steps with torch's counter and trains
+``flops // flops_per_step`` steps, so a family with 10x cheaper steps trains 10x longer; its default
+eval interval is a quarter of the run); ``seconds`` the same training time on *this* machine (wall
+clock, evaluations excluded: it depends on the hardware and on how many trials share it). ASHA and
+PBT count in steps, epochs or FLOPs; a seconds budget takes fifo only.
 
 One job per module: ``spec`` (the validated data and the distribution table), ``schema`` (every
 check, before Ray starts), ``files`` (finding and reading files), ``overrides`` (the `gv sweep`

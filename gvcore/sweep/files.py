@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import sysconfig
 from pathlib import Path
@@ -11,6 +12,18 @@ import yaml
 from ..errors import GVError
 from .schema import parse_sweep
 from .spec import SweepSpec
+
+
+class SweepLoader(yaml.SafeLoader):
+    """Safe YAML that reads 2.0e13, 2e13 and 1e-3 as numbers, as YAML 1.2 does (PyYAML's YAML 1.1
+    wants a dot and a signed exponent, so `budget: {flops: 2.0e13}` would be a string)."""
+
+
+SweepLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def shipped_sweep_dirs() -> list[Path]:
@@ -55,7 +68,7 @@ def load_sweep(ref: str) -> SweepSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise GVError(f"{source}: unreadable sweep file ({type(exc).__name__}: {exc})") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=SweepLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"

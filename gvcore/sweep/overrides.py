@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Config, get_value
+from ..config import BUDGET_KINDS, Config, get_value
 from ..config import apply_overrides as apply_set
 from ..errors import GVError
 from .schema import parse_sweep
@@ -56,7 +56,7 @@ def _pin(spec: SweepSpec, doc: dict[str, Any], item: str) -> None:
         doc["seeds"] = [value]
     elif key == "data.name":
         doc["dataset"] = value
-    elif key in ("train.epochs", "train.steps"):
+    elif key in {f"train.{kind}" for kind in BUDGET_KINDS}:
         unit = key.split(".")[1]
         # The scheduler's intervals are numbers in the file's budget unit: another unit would
         # silently change what they mean.

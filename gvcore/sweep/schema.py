@@ -7,10 +7,11 @@ document and come back through it, so every rule is written once.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, flatten, get_value, set_value
+from ..config import BUDGET_KINDS, Config, flatten, get_value, set_value
 from ..errors import GVError
 from .spec import (DEFAULT_FINAL_EVAL_SAMPLES, DEFAULT_MAX_TRIALS, DEFAULT_METRIC, DEFAULT_MODE, DISTRIBUTIONS,
                    SCHEDULERS, Dimension, SchedulerSpec, SweepSpec)
@@ -23,7 +24,7 @@ PBT_MUTABLE = ("optim.lr", "optim.lr_discriminator", "optim.beta1", "optim.beta2
 # Keys with their own top-level field in a sweep file; setting them in `base` / `search` too would
 # leave two places saying different things.
 OWN_FIELD = {"family": "families", "data.name": "dataset", "train.seed": "repeats (or seeds)",
-             "train.epochs": "budget", "train.steps": "budget", "train.eval_every": "eval_every"}
+             **{f"train.{kind}": "budget" for kind in BUDGET_KINDS}, "train.eval_every": "eval_every"}
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "families", "base", "per_family", "search", "repeats", "seeds",
                   "num_samples", "budget", "eval_every", "metric", "mode", "scheduler", "resources",
@@ -147,11 +148,16 @@ def _families(source: str, raw: Any) -> list[str]:
     return list(raw)
 
 
-def _budget(source: str, raw: Any) -> tuple[str, int]:
+def _budget(source: str, raw: Any) -> tuple[str, int | float]:
     raw = _mapping(source, "budget", raw)
-    if len(raw) != 1 or next(iter(raw)) not in ("steps", "epochs"):
-        raise _fail(source, "budget", f"expected exactly one of {{steps: N}} or {{epochs: N}}, got {raw!r}")
+    if len(raw) != 1 or next(iter(raw)) not in BUDGET_KINDS:
+        kinds = ", ".join(f"{{{kind}: N}}" for kind in BUDGET_KINDS)
+        raise _fail(source, "budget", f"expected exactly one of {kinds}, got {raw!r}")
     unit, value = next(iter(raw.items()))
+    if unit in ("flops", "seconds"):
+        if _is_number(value) and not math.isfinite(value):
+            raise _fail(source, f"budget.{unit}", f"expected a finite number > 0, got {value!r}")
+        return unit, _positive_number(source, f"budget.{unit}", value)
     return unit, _positive_int(source, f"budget.{unit}", value)
 
 
@@ -181,11 +187,14 @@ def _scheduler(source: str, raw: Any, budget: int, unit: str) -> SchedulerSpec:
             extra = f"{kind} takes {', '.join(allowed)}" if allowed else "fifo takes no options"
             raise _fail(source, f"scheduler.{key}", f"unknown option: {extra}")
     spec = SchedulerSpec(type=kind)
+    if kind != "fifo" and unit == "seconds":
+        raise _fail(source, "scheduler.type", f"{kind} can't count in seconds: wall-clock rungs depend on how many "
+                                              "trials share the machine; use budget {flops: N} (equal compute) or fifo")
     if kind == "asha":
         spec.grace_period = _positive_number(source, "scheduler.grace_period", raw.get("grace_period", 1))
         spec.reduction_factor = _positive_number(source, "scheduler.reduction_factor", raw.get("reduction_factor", 3))
         if spec.grace_period > budget:
-            raise _fail(source, "scheduler.grace_period", f"{spec.grace_period:g} {unit} is past the budget of {budget} {unit}")
+            raise _fail(source, "scheduler.grace_period", f"{spec.grace_period:g} {unit} is past the budget of {budget:g} {unit}")
         if spec.reduction_factor <= 1:
             raise _fail(source, "scheduler.reduction_factor", f"must be > 1, got {spec.reduction_factor:g}")
     if kind == "pbt":
@@ -193,7 +202,7 @@ def _scheduler(source: str, raw: Any, budget: int, unit: str) -> SchedulerSpec:
                                                       raw.get("perturbation_interval", max(1, budget // 4)))
         if spec.perturbation_interval >= budget:
             raise _fail(source, "scheduler.perturbation_interval",
-                        f"{spec.perturbation_interval:g} {unit} leaves no room to perturb within the budget of {budget} {unit}")
+                        f"{spec.perturbation_interval:g} {unit} leaves no room to perturb within the budget of {budget:g} {unit}")
         for key in ("quantile_fraction", "resample_probability"):
             value = raw.get(key, getattr(spec, key))
             if not _is_number(value) or not 0 <= value <= (0.5 if key == "quantile_fraction" else 1):

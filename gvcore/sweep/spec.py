@@ -80,7 +80,7 @@ class Dimension:
 @dataclass
 class SchedulerSpec:
     type: str = "fifo"
-    # ASHA: a trial is judged first after grace_period budget units (steps or epochs), then every
+    # ASHA: a trial is judged first after grace_period budget units (steps, epochs or FLOPs), then every
     # reduction_factor times longer; all but the best 1/reduction_factor stop at each rung.
     grace_period: float = 1.0
     reduction_factor: float = 3.0
@@ -116,8 +116,8 @@ class SweepSpec:
     search: dict[str, Dimension]
     seeds: list[int]
     num_samples: int
-    budget_unit: str  # "steps" | "epochs"
-    budget: int
+    budget_unit: str  # one of config.BUDGET_KINDS: "epochs" | "steps" | "flops" | "seconds"
+    budget: int | float  # an integer for epochs / steps
     eval_every: int
     metric: str
     mode: str
@@ -131,8 +131,16 @@ class SweepSpec:
 
     @property
     def time_attr(self) -> str:
-        """The reported value schedulers count in: the budget's unit."""
-        return "step" if self.budget_unit == "steps" else "epoch"
+        """The reported value schedulers count in: the budget's unit. (A seconds budget takes no
+        scheduler: schema refuses it, since wall-clock rungs depend on how busy the machine is.)"""
+        return {"steps": "step", "epochs": "epoch", "flops": "flops"}[self.budget_unit]
+
+    @property
+    def budget_text(self) -> str:
+        """The budget for people: '12 epochs', '3.3e+12 FLOPs', '90 s'."""
+        from ..budget import describe
+
+        return describe(self.budget_unit, self.budget)
 
     def grid_points(self) -> int:
         """Combinations of the grid keys (1 without any)."""
