@@ -34,7 +34,7 @@ def ray_sessions() -> set[str]:
 def test_every_shipped_sweep_validates_and_quick_mnist_is_all_six_on_mnist_5k():
     shipped = shipped_sweeps()
     expected = {"dcgan-mnist", "gan-mnist", "lsgan-mnist", "cgan-mnist", "vae-mnist", "cvae-mnist", "compare-mnist",
-                "compare-fashion", "compare-cifar10", "imagenette", "quick-mnist"}
+                "compare-fashion", "compare-cifar10", "imagenette", "quick-mnist", "study-mnist-5k", "study-mnist"}
     assert expected <= set(shipped)
     for name in shipped:
         spec = load_sweep(name)
@@ -45,6 +45,14 @@ def test_every_shipped_sweep_validates_and_quick_mnist_is_all_six_on_mnist_5k():
     assert quick.search == {} and quick.base == {}  # the gvcore/config.py defaults, lr 1e-3 included
     compare = load_sweep("compare-mnist")
     assert set(compare.families) == set(FAMILIES)
+    # The verdict studies: every family, at least 8 trials each (draws x seeds), the same FLOPs per trial.
+    for name, per_family, seeds in (("study-mnist-5k", 8, 2), ("study-mnist", 150, 3)):
+        study = load_sweep(name)
+        trials = expand_trials(study)
+        assert set(study.families) == set(FAMILIES) and study.budget_unit == "flops" and len(study.seeds) == seeds
+        for family in FAMILIES:
+            mine = [t for t in trials if t["family"] == family]
+            assert len(mine) == per_family and {t["train.flops"] for t in mine} == {study.budget}
 
 
 def test_gv_sweeps_lists_every_shipped_sweep_with_its_description():
