@@ -48,6 +48,7 @@ class KeyInfo:
     spread_of: str | None = None  # a spread (std or standard error) of that key, shown under its value
     per_class: bool = False  # returned once per class, as <name>/<c>
     beside: str | None = None  # a count shown beside that key's value (how many images it used)
+    bootstrap: bool = False  # a bootstrap standard error: left out where no standard errors are computed
 
 
 def spread(name: str, *, of: str, help: str) -> KeyInfo:
@@ -57,7 +58,8 @@ def spread(name: str, *, of: str, help: str) -> KeyInfo:
 
 def standard_error(of: str) -> KeyInfo:
     """``<of>_se``: the bootstrap standard error of key ``of`` (resampling the generated images)."""
-    return spread(f"{of}_se", of=of, help=f"bootstrap standard error of {of} (resampling the generated images)")
+    return dataclasses.replace(spread(f"{of}_se", of=of, help=f"bootstrap standard error of {of} (resampling the "
+                                                              "generated images)"), bootstrap=True)
 
 
 def count(name: str, *, of: str, help: str) -> KeyInfo:
@@ -100,10 +102,13 @@ class MetricInfo:
             keys.append(key)
         object.__setattr__(self, "keys", tuple(keys))
 
-    def returns(self, num_classes: int) -> list[str]:
-        """The keys it returns for a dataset of ``num_classes`` classes, in order."""
+    def returns(self, num_classes: int, bootstrap: bool = True) -> list[str]:
+        """The keys it returns for a dataset of ``num_classes`` classes, in order (``bootstrap``
+        False: without the standard errors, as the in-training evaluator returns them)."""
         names: list[str] = []
         for key in self.keys:
+            if key.bootstrap and not bootstrap:
+                continue
             names += [f"{key.name}/{c}" for c in range(num_classes)] if key.per_class else [key.name]
         return names
 
