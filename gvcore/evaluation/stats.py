@@ -6,8 +6,8 @@ the standard deviation of the statistic over the resamples. Nothing is re-embedd
 vector of counts over the generated features, and each statistic is recomputed from what is
 already at hand --
 
-* FID: the generated set's weighted mean and covariance (one 128x128 matrix product a resample)
-  against the cached real mean and covariance;
+* FID: the generated set's weighted mean and covariance (one float32 matrix product a resample)
+  against the real mean and covariance, whose square root is taken once;
 * KID: the polynomial-kernel matrices of up to ``KID_BOOT_SIZE`` generated features, computed
   once; a resample is a quadratic form in its counts (the standard error is then scaled from that
   many images to all of them, as MMD's variance falls as 1/n);
@@ -50,15 +50,35 @@ def mean_and_cov(x: torch.Tensor, weights: torch.Tensor | None = None) -> tuple[
     return mu, (centred * w[:, None]).T @ centred / max(1.0, n - 1)
 
 
-def frechet(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor) -> float:
-    """The Frechet distance of two Gaussians (the FID formula; eigenvalues of cov1 @ cov2, as torchmetrics)."""
-    trace_sqrt = torch.linalg.eigvals(cov1 @ cov2).sqrt().real.sum()
+def _sqrt_psd(cov: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(cov)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+
+
+def frechet(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor,
+            sqrt2: torch.Tensor | None = None) -> float:
+    """The Frechet distance of two Gaussians (the FID formula). tr sqrt(cov1 cov2) is taken as
+    tr sqrt(A cov1 A) with A = sqrt(cov2): a symmetric eigenproblem (same value as torchmetrics'
+    eigenvalues of cov1 @ cov2, faster and stable); ``sqrt2``: A, when it is at hand."""
+    a = _sqrt_psd(cov2) if sqrt2 is None else sqrt2
+    trace_sqrt = torch.linalg.eigvalsh(a @ cov1 @ a).clamp_min(0).sqrt().sum()
     return float((mu1 - mu2).square().sum() + cov1.trace() + cov2.trace() - 2 * trace_sqrt)
 
 
 def fid_se(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> float:
+    """Bootstrap SE of fid. Each resample's covariance is one float32 matrix product of the
+    (once-centred) features weighted by the resample's counts."""
     mu_r, cov_r = mean_and_cov(real)
-    values = [frechet(*mean_and_cov(fake, w), mu_r, cov_r) for w in resample_counts(fake.shape[0], generator)]
+    sqrt_r = _sqrt_psd(cov_r)
+    n = fake.shape[0]
+    centre = fake.double().mean(0)
+    x = (fake.double() - centre).float()
+    values = []
+    for w in resample_counts(n, generator):
+        m = (w @ x).double() / n  # the resample's mean, relative to centre
+        second = ((x * w[:, None]).T @ x).double()
+        cov = (second - n * torch.outer(m, m)) / (n - 1)
+        values.append(frechet(m + centre, cov, mu_r, cov_r, sqrt_r))
     return float(torch.tensor(values).std())
 
 
