@@ -11,7 +11,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +108,7 @@ def test_reader_reads_soft_digits_as_the_digits_they_are():
 def test_cached_classifier_is_reused_not_retrained(eval_cache):
     first = get_classifier("mnist-5k")
     clfmod._LOADED.clear()  # as in a new process: from disk
-    start = time.perf_counter()
     again = get_classifier("mnist-5k", log=lambda text: pytest.fail(f"retrained or rebuilt: {text}"))
-    assert time.perf_counter() - start < 5
     assert again is not first and again.meta["id"] == first.meta["id"]
     test = load_dataset("mnist-5k", "test")
     assert torch.equal(again.embed(test.images[:50])[1], first.embed(test.images[:50])[1])
@@ -129,8 +126,8 @@ def test_a_waiting_process_loads_what_the_lock_holder_wrote(eval_cache, tmp_path
                              stderr=subprocess.PIPE, text=True)
     try:
         assert child.stderr.readline().strip() == "asking"
-        time.sleep(1)  # the child found no classifier and now waits for the lock
-        assert child.poll() is None, child.communicate()
+        with pytest.raises(subprocess.TimeoutExpired):  # the child found no classifier and waits for the lock
+            child.wait(timeout=1)
         clfmod.atomic_save(torch.load(trained, weights_only=True), folder / "classifier.pt")
     finally:
         lock.release()
