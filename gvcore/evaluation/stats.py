@@ -26,6 +26,7 @@ import torch
 
 BOOTSTRAP = 50  # resamples; the standard error of a standard error is then ~10%
 KID_BOOT_SIZE = 2000
+PRDC_BOOT_SIZE = 4000  # larger k-NN sets are bootstrapped on a subsample of this many a side
 
 
 def resample_counts(n: int, generator: torch.Generator, boots: int = BOOTSTRAP) -> torch.Tensor:
@@ -115,7 +116,15 @@ def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def prdc_se(real: torch.Tensor, fake: torch.Tensor, k: int, generator: torch.Generator) -> dict[str, float]:
-    """Standard errors of precision, recall, density and coverage (the sets prdc scored)."""
+    """Standard errors of precision, recall, density and coverage (the sets prdc scored). Sets
+    larger than PRDC_BOOT_SIZE are subsampled to it (seeded) and the errors scaled by sqrt(m / n),
+    as the errors of these shares fall as 1/sqrt(n): three n x n matrices of 10,000 a side would
+    cost more than the rest of the evaluation."""
+    scale = 1.0
+    if min(len(real), len(fake)) > PRDC_BOOT_SIZE:
+        scale = math.sqrt(PRDC_BOOT_SIZE / min(len(real), len(fake)))
+        real = real[torch.randperm(len(real), generator=generator)[:PRDC_BOOT_SIZE]]
+        fake = fake[torch.randperm(len(fake), generator=generator)[:PRDC_BOOT_SIZE]]
     r_real, r_fake = knn_radii(real, k), knn_radii(fake, k)
     d = torch.cdist(fake.float(), real.float())  # (fake, real)
     inside = d <= r_real[None, :]  # fake i inside real j's ball
@@ -126,7 +135,7 @@ def prdc_se(real: torch.Tensor, fake: torch.Tensor, k: int, generator: torch.Gen
     drawn = (counts > 0).float()
     recall = ((drawn @ reached.float()) > 0).float().mean(1)
     coverage = ((drawn @ inside.float()) > 0).float().mean(1)  # real j's ball holds a drawn fake
-    return {"precision_se": float((counts @ precision / fake.shape[0]).std()),
-            "recall_se": float(recall.std()),
-            "density_se": float((counts @ density / fake.shape[0]).std()),
-            "coverage_se": float(coverage.std())}
+    return {"precision_se": scale * float((counts @ precision / fake.shape[0]).std()),
+            "recall_se": scale * float(recall.std()),
+            "density_se": scale * float((counts @ density / fake.shape[0]).std()),
+            "coverage_se": scale * float(coverage.std())}
