@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..errors import GVError
 from ..evaluation.catalog import (ALL, AUTO, CATALOG, NEEDS, KeyInfo, counts_of, direction, key_info, metric_of,
-                                  resolve_metrics, spread_key, unit)
+                                  spread_key, unit)
 from .common import console, err_console
 
 app = typer.Typer()

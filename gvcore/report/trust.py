@@ -96,6 +96,6 @@ def nearest_neighbour_figure(entry: Entry, out: Path) -> None:
     entry.figures["neighbours"] = str(save_grid(grid, out / "figures" / f"neighbours-{entry.family}.png",
                                                 NEIGHBOUR_SAMPLES))
     copies = int((dist < near.threshold).sum())
-    entry.notes["neighbours"] = (f"distance to the nearest training image: "
+    entry.notes["neighbours"] = ("distance to the nearest training image: "
                                  + ", ".join(f"{d:.2f}" for d in dist.tolist())
                                  + f"; near-copy below {near.threshold:.2f} ({copies} of {NEIGHBOUR_SAMPLES} here)")
