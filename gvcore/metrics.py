@@ -13,11 +13,11 @@ from .evaluation.api import (FULL_EVAL_SAMPLES, Scorer, evaluate_checkpoint, eva
 from .evaluation.catalog import (ALL, AUTO, CATALOG, DIRECTION, KeyInfo, MetricInfo, direction, display_order,
                                  key_info, metric_of, resolve_metrics, spread_key, unit)
 from .evaluation.classifier import DomainClassifier, get_classifier
-from .evaluation.features import Reference, dataset_reference, reference_from_images
+from .evaluation.features import Evaluator, Reference, dataset_reference, reference_from_images
 from .evaluation.registry import METRICS, Context, MetricSpec, register
 
 __all__ = [
-    "ALL", "AUTO", "CATALOG", "DIRECTION", "FULL_EVAL_SAMPLES", "METRICS", "Context", "DomainClassifier", "KeyInfo",
+    "ALL", "AUTO", "CATALOG", "DIRECTION", "FULL_EVAL_SAMPLES", "METRICS", "Context", "DomainClassifier", "Evaluator", "KeyInfo",
     "MetricInfo", "MetricSpec", "Reference", "Scorer", "dataset_reference", "direction", "display_order",
     "evaluate_checkpoint", "evaluate_images", "evaluate_model", "generate_samples", "get_classifier", "key_info",
     "load_samples", "make_evaluator", "metric_of", "reference_from_images", "register", "resolve_metrics",

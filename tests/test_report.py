@@ -61,7 +61,7 @@ def test_report_has_every_family_and_figure(report):
     data = json.loads((report / "report.json").read_text())
     assert set(data["families"]) == set(FAMILIES)
     for family, fam in data["families"].items():
-        expected = {"samples", "latent", "real"} | ({"classes"} if FAMILIES[family].conditional else set())
+        expected = {"samples", "latent", "real", "neighbours"} | ({"classes"} if FAMILIES[family].conditional else set())
         assert set(fam["figures"]) == expected, family
         for rel in fam["figures"].values():
             _nonblank(report / rel)
@@ -98,6 +98,17 @@ def test_report_has_every_family_and_figure(report):
     assert page.count("<img") == (sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"])
                                   + verdict_figures)
     assert "class='best'" in page
+    # How far to trust it: the evaluator's networks and check, and the two feature spaces' agreement.
+    trust = data["trust"]
+    assert set(trust["evaluator"]["networks"]) == {"classifier", "reader", "classifier2"}
+    assert "id='evaluator'" in page and "held-out accuracy" in page
+    agreement = trust["agreement"]
+    assert sorted(agreement["order_a"]) == sorted(FAMILIES) and -1 <= agreement["kendall_tau"] <= 1
+    assert "rank agreement" in page
+    for family, fam in data["families"].items():
+        assert "nearest training image" in fam["notes"]["neighbours"]
+        if FAMILIES[family].conditional:
+            assert {"eval/cas", "eval/cas_real", "eval/intra_fid"} <= set(fam["metrics"])
 
 
 def test_sample_grids_come_from_the_shared_noise(report):

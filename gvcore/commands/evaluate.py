@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import GVError
-from ..evaluation.catalog import ALL, AUTO, CATALOG, NEEDS, KeyInfo, direction, key_info, spread_key, unit
+from ..evaluation.catalog import (ALL, AUTO, CATALOG, NEEDS, KeyInfo, counts_of, direction, key_info, metric_of,
+                                  spread_key, unit)
 from .common import console, err_console
 
 app = typer.Typer()
@@ -41,9 +42,11 @@ def _key_phrase(info: KeyInfo) -> str:
 
 def _metrics_epilog() -> str:
     # One paragraph per metric: Typer's rich help keeps paragraphs apart and joins single lines.
-    paragraphs = ["Metrics, and the keys each returns:"]
+    paragraphs = ["Metrics, and the keys each returns (network: which evaluator network's features or "
+                  "predictions it uses):"]
     for metric in CATALOG.values():
         needs = f"; needs {NEEDS[metric.needs]}" if metric.needs else ""
+        needs += f"; network: {metric.network}"
         keys = "; ".join(_key_phrase(info) for info in metric.keys)
         paragraphs.append(escape(f"{metric.name} -- {metric.about}{needs}. {keys}."))
     return "\n\n".join(paragraphs)
@@ -71,7 +74,11 @@ def _cell(key: str, value: float, scores: dict[str, float]) -> str:
     spread = spread_key(key)
     if spread in scores:
         text += f" ± {scores[spread]:.2g}"
-    return text + (f" {unit(key)}" if unit(key) else "")
+    text += f" {unit(key)}" if unit(key) else ""
+    counts = [f"{scores[c]:,.0f}" for c in counts_of(key) if c in scores]
+    if counts:
+        text += f" ({' vs '.join(counts)} images)"
+    return text
 
 
 def _table(scores: dict[str, float], title: str, caption: str) -> Table:
@@ -84,7 +91,7 @@ def _table(scores: dict[str, float], title: str, caption: str) -> Table:
         info = key_info(key)
         if info is not None and info.per_class:
             per_class.setdefault(info.name, []).append(f"{key.split('/', 1)[1]}:{value:.2f}")
-        elif info is None or info.spread_of is None:  # a spread is shown in its value's cell
+        elif info is None or (info.spread_of is None and info.beside is None):  # shown in its value's cell
             table.add_row(key, _cell(key, value, scores), BETTER_WORDS.get(direction(key), ""))
     for name, shares in per_class.items():
         # A histogram, one row: e.g. the share of the samples in each class.
@@ -101,7 +108,7 @@ def eval_cmd(
     metrics: Annotated[str, typer.Option("--metrics", help=_metrics_help())] = "all",
     json_out: Annotated[bool, typer.Option("--json", help='Print one JSON object on stdout: {"metrics": {key: value}, "better": {key: "min", "max" or null}, "units": {key: unit or null}}.')] = False,
     seed: Annotated[int, typer.Option(help="Noise seed for the samples and the metrics' subsampling.")] = 0,
-    features: Annotated[str, typer.Option(help="Feature space of fid/kid/precision/recall: classifier (default) or inception (needs local weights).")] = "classifier",
+    features: Annotated[str, typer.Option(help="Feature space of the distances (fid, kid, precision, recall, density, coverage): classifier (default) or inception (needs local weights); add classifier2 (e.g. classifier,classifier2) for fid in the second network's features too (fid2).")] = "classifier",
     iw_samples: Annotated[int, typer.Option("--iw-samples", help="Importance samples per image for iw_nll.")] = 100,
     data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default: the run's, else $GV_DATA_DIR).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (model sampling).")] = "cpu",
@@ -109,6 +116,7 @@ def eval_cmd(
     """Score a trained run, or any .npz of images, with the sample-quality metrics."""
     from ..metrics import FULL_EVAL_SAMPLES, Scorer, evaluate_model, load_samples
 
+    features, metrics = _feature_spaces(features, metrics)
     if (run_dir is None) == (samples is None):
         raise GVError("give a RUN_DIR to score a model, or --samples FILE.npz --dataset D to score images (not both)")
     if samples is not None:
@@ -137,36 +145,118 @@ def eval_cmd(
     if json_out:
         typer.echo(json.dumps(_json_document(scores)))
         return
-    from ..metrics import get_classifier
+    from ..metrics import Evaluator
 
-    clf = scorer.classifier if scorer is not None else get_classifier(*classifier_key)
-    caption = (f"{count:,} images vs the {dataset} test split; features: {features}; classifier held-out accuracy "
-               f"{clf.accuracy:.2%}")
-    console.print(_table(scores, f"gv eval: {source}", caption))
+    evaluator = scorer.evaluator if scorer is not None else Evaluator.load(*classifier_key, feature_space=features)
+    console.print(_table(scores, f"gv eval: {source}", _caption(scores, count, dataset, evaluator)))
+
+
+def _feature_spaces(text: str, metrics: str) -> tuple[str, str]:
+    """--features 'classifier,classifier2' -> the distances' space, and --metrics with fid2 added."""
+    from ..evaluation.features import check_feature_space
+
+    spaces = [p.strip() for p in text.split(",") if p.strip()]
+    primary = [p for p in spaces if p != "classifier2"]
+    if len(primary) > 1 or not spaces:
+        raise GVError(f"bad --features '{text}': one of classifier, inception, optionally with classifier2 "
+                      "(e.g. classifier,classifier2)")
+    space = check_feature_space(primary[0] if primary else "classifier")
+    if "classifier2" in spaces and "fid2" not in [metric_of(m.strip()) for m in metrics.split(",")] \
+            and ALL not in metrics.split(","):
+        metrics = f"{metrics},fid2"
+    return space, metrics
+
+
+def _caption(scores: dict[str, float], count: int, dataset: str, evaluator) -> str:
+    """Which network produced which numbers."""
+    used: dict[str, list[str]] = {}
+    for name, metric in CATALOG.items():
+        if any(info.name in scores or f"{info.name}/0" in scores for info in metric.keys):
+            network = metric.network
+            if network == "classifier" and name not in ("classifier_score", "memorization"):
+                network = evaluator.feature_space
+            used.setdefault(network, []).append(name)
+    lines = [f"{count:,} images vs the {dataset} test split"]
+    for network, names in used.items():
+        if network in ("classifier", "classifier2", "inception"):
+            lines.append(f"{', '.join(names)}: {evaluator.network(network)}")
+        elif network == "reader":
+            lines.append(f"{', '.join(names)}: reader (labels; trained with jitter and blur, held-out accuracy "
+                         f"{evaluator.reader.accuracy:.1%})")
+        elif network == "cas":
+            lines.append(f"{', '.join(names)}: a fresh classifier trained on the samples")
+    return "\n".join(lines)
 
 
 @evaluator_app.command("train")
 def evaluator_train(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose classifier to train.")] = "mnist-5k",
-    force: Annotated[bool, typer.Option("--force", help="Retrain even if a cached classifier exists.")] = False,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose networks to train.")] = "mnist-5k",
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if cached networks exist.")] = False,
     data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
 ) -> None:
-    """Train (or show the cached) domain classifier of a dataset: held-out accuracy and cache path."""
+    """Train (or show the cached) evaluator networks of a dataset: held-out accuracy and cache path."""
     from ..data import load_dataset
-    from ..evaluation.classifier import entry_dir
+    from ..evaluation.classifier import NETWORKS, entry_dir
     from ..metrics import get_classifier
 
     load_dataset(dataset, "train", data_dir or "")  # a missing dataset fails before anything is written
-    path = entry_dir(dataset) / "classifier.pt"
+    for network, recipe in NETWORKS.items():
+        path = entry_dir(dataset) / f"{network}.pt"
 
-    def stamp() -> int | None:
-        return path.stat().st_mtime_ns if path.is_file() else None
+        def stamp() -> int | None:
+            return path.stat().st_mtime_ns if path.is_file() else None
 
-    before = stamp()
-    clf = get_classifier(dataset, data_dir or "", retrain=force, log=lambda text: err_console.print(text))
-    meta = clf.meta
-    state = "trained now" if stamp() != before else "cached"
-    console.print(f"{dataset} evaluator ({state}): held-out accuracy {clf.accuracy:.2%} on {meta['test_images']:,} "
-                  f"test images; trained on {meta['train_images']:,} images in {meta['train_seconds']:.0f}s "
-                  f"({meta['steps']} steps)")
-    console.print(f"cache: {meta['path']}")
+        before = stamp()
+        clf = get_classifier(dataset, data_dir or "", retrain=force, log=lambda text: err_console.print(text),
+                             network=network)
+        meta = clf.meta
+        state = "trained now" if stamp() != before else "cached"
+        console.print(f"{dataset} evaluator, {network} ({recipe.about}; {state}): held-out accuracy "
+                      f"{clf.accuracy:.2%} on {meta['test_images']:,} test images; trained on "
+                      f"{meta['train_images']:,} images in {meta['train_seconds']:.0f}s ({meta['steps']} steps)")
+    console.print(f"cache: {entry_dir(dataset)}")
+
+
+@evaluator_app.command("check")
+def evaluator_check(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose evaluator to check.")] = "mnist-5k",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for ladders.png and ladders.json (default: ./gv-check-DATASET).")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the disturbances.")] = 0,
+) -> None:
+    """The metric sanity suite: damage the held-out images in known ways (noise, blur, salt and pepper,
+    occlusion, dropped classes, out-of-domain images), 4 levels each; every distance (fid, kid, fid2)
+    must get worse at every step. Prints the table, writes a plot; exit 1 when a distance fails."""
+    from ..evaluation.ladders import CHECK_FILE, DISTANCES, LEVELS, SHOWN, plot, run_ladders, summary
+    from ..metrics import Scorer
+    from ..rundir import write_json
+
+    scorer = Scorer.for_dataset(dataset, data_dir or "", seed=seed)
+    out = out or Path(f"gv-check-{dataset}")
+    out.mkdir(parents=True, exist_ok=True)
+    results = run_ladders(scorer, seed)
+    doc = summary(results, scorer)
+    write_json(out / "ladders.json", doc)
+    plot(results, out / "ladders.png")
+    write_json(Path(scorer.classifier.meta["path"]).with_name(CHECK_FILE), doc)
+    if json_out:
+        typer.echo(json.dumps(doc))
+    else:
+        table = Table(title=f"gv evaluator check: {dataset} ({len(scorer.test_set):,} held-out images vs themselves)",
+                      caption=f"judged: {', '.join(DISTANCES)} must rise at every step; {', '.join(SHOWN)} shown")
+        table.add_column("ladder")
+        table.add_column("metric")
+        for i in range(len(next(iter(LEVELS.values()))) + 1):
+            table.add_column(f"level {i}", justify="right")
+        table.add_column("")
+        for r in results:
+            table.add_row(r.name, "level", *[f"{v:g}" for v in r.levels], "passed" if r.passed else "FAILED")
+            for key in (*DISTANCES, *SHOWN):
+                values = [s[key] for s in r.scores]
+                ok = key not in DISTANCES or all(b > a for a, b in zip(values, values[1:]))
+                table.add_row("", key, *[f"{v:.4g}" for v in values], "" if ok else "not monotone")
+        console.print(table)
+        console.print(f"{doc['ladders_passed']}/{doc['ladders']} ladders passed; plot: {out / 'ladders.png'}")
+    if not doc["passed"]:
+        raise typer.Exit(1)

@@ -24,8 +24,7 @@ import torch
 from ..config import Config
 from ..data import ImageDataset, get_spec, load_dataset, to_uint8
 from ..errors import GVError
-from .classifier import DomainClassifier, get_classifier
-from .features import Reference, check_feature_space, dataset_reference
+from .features import Evaluator, Reference, check_feature_space, dataset_reference
 from .catalog import ALL, resolve_metrics
 from .registry import IW_SAMPLES, MIN_IMAGES, Context, run_metrics
 
@@ -37,12 +36,13 @@ FULL_EVAL_SAMPLES = 10_000
 
 @dataclass
 class Scorer:
-    """One dataset's evaluator, prepared once: classifier, real reference and test split."""
+    """One dataset's evaluator, prepared once: its networks, real reference and splits."""
 
     dataset: str
-    classifier: DomainClassifier
+    evaluator: Evaluator
     reference: Reference
     test_set: ImageDataset
+    train_set: ImageDataset
     seed: int = 0
     iw_samples: int = IW_SAMPLES
 
@@ -55,10 +55,16 @@ class Scorer:
         if iw_samples < 1:
             raise GVError(f"bad --iw-samples {iw_samples}: must be >= 1")
         test_set = load_dataset(dataset, "test", data_dir, image_size)
-        classifier = get_classifier(dataset, data_dir, image_size, cache_dir)
+        train_set = load_dataset(dataset, "train", data_dir, image_size)
+        evaluator = Evaluator.load(dataset, data_dir, image_size, cache_dir, feature_space)
         if reference is None:
-            reference = dataset_reference(dataset, classifier, data_dir, image_size, feature_space)
-        return cls(dataset, classifier, reference, test_set, seed, iw_samples)
+            reference = dataset_reference(dataset, evaluator, data_dir, image_size)
+        return cls(dataset, evaluator, reference, test_set, train_set, seed, iw_samples)
+
+    @property
+    def classifier(self):
+        """The ``classifier`` network (features of the distances)."""
+        return self.evaluator.classifier
 
     def check_images(self, images: torch.Tensor, labels: torch.Tensor | None, source: str = "images") -> None:
         shape = tuple(self.classifier.image_shape)
@@ -71,13 +77,20 @@ class Scorer:
                                    or not bool(((labels >= 0) & (labels < self.classifier.num_classes)).all())):
             raise GVError(f"{source}: labels must be {images.shape[0]} class numbers in 0..{self.classifier.num_classes - 1}")
 
+    def context(self, images: torch.Tensor, labels: torch.Tensor | None = None, model: Any = None,
+                bootstrap: bool = True) -> Context:
+        return Context(images, labels, self.reference, self.evaluator, model, self.test_set, self.train_set,
+                       self.dataset, self.seed, self.iw_samples, bootstrap)
+
     def score(self, images: torch.Tensor, labels: torch.Tensor | None = None,
-              metrics: str | Sequence[str] | None = ALL, model: Any = None, where: str = "--metrics") -> dict[str, float]:
-        """Named floats for uint8 images (N, C, H, W); ``model`` adds nelbo / iw_nll for VAEs."""
+              metrics: str | Sequence[str] | None = ALL, model: Any = None, where: str = "--metrics",
+              bootstrap: bool = True) -> dict[str, float]:
+        """Named floats for uint8 images (N, C, H, W); ``model`` adds nelbo / iw_nll for VAEs;
+        ``bootstrap`` adds the standard errors (``<key>_se``)."""
         names = resolve_metrics(metrics, has_labels=labels is not None,
                                 is_vae=model is not None and model.kind == "vae", where=where)
         self.check_images(images, labels)
-        ctx = Context(images, labels, self.reference, self.classifier, model, self.test_set, self.seed, self.iw_samples)
+        ctx = self.context(images, labels, model, bootstrap)
         was_training = model.training if model is not None else False
         if model is not None:
             model.eval()  # dropout off, BatchNorm running statistics
@@ -216,6 +229,8 @@ def make_evaluator(config: Config) -> Callable[[Any, int], dict[str, float]] | N
 
     def evaluate(model: Any, step: int) -> dict[str, float]:
         images, labels = generate_samples(model, n, seed)
-        return {f"eval/{key}": value for key, value in scorer.score(images, labels, names, model).items()}
+        # No standard errors here: they cost more than the rest of this cheap set.
+        scores = scorer.score(images, labels, names, model, bootstrap=False)
+        return {f"eval/{key}": value for key, value in scores.items()}
 
     return evaluate

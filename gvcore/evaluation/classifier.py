@@ -1,8 +1,19 @@
-"""The domain classifier: a small CNN trained on a dataset's own training split, once, then cached.
+"""The domain classifiers: small CNNs trained on a dataset's own training split, once, then cached.
 
-Its penultimate layer (128 ReLU units) is the feature space of ``fid``, ``kid`` and the k-NN
-metrics; its class probabilities drive ``classifier_score``, the mode-coverage metrics and
-``label_acc``. Inception-v3 is the usual feature extractor for photographs, but its ImageNet
+Three networks, each a :class:`Recipe` (architecture, augmentation, seed) in :data:`NETWORKS`:
+
+* ``classifier`` -- the feature space of the distances (``fid``, ``kid``, the k-NN metrics,
+  ``memorization``, ``intra_fid``) and of ``classifier_score``. Trained on the training images as
+  they are (no augmentation): like TF-GAN's MNIST classifier, it has not been taught to ignore any
+  defect, so blur, noise or speckle move a sample away from the real digits.
+* ``reader`` -- reads labels (``modes``, ``label_acc``). The same architecture trained with random
+  affine jitter and light blur, so a VAE's soft digits are read as the digits they are.
+* ``classifier2`` -- another architecture (5x5 convolutions with max-pooling, no BatchNorm) and
+  another seed, trained like ``classifier``: ``fid2`` measures the same thing through other eyes,
+  and the report says where the two orders of the families disagree.
+
+Its penultimate layer (128 ReLU units) is a network's feature space; its class probabilities
+drive ``classifier_score`` (``classifier``) or the label metrics (``reader``). Inception-v3 is the usual feature extractor for photographs, but its ImageNet
 features know little about 28x28 digits, its weights are a download (gv works offline) and it costs
 about 6 GFLOP an image; this net costs under 1 MFLOP an image and trains in seconds on a CPU.
 
@@ -20,6 +31,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +46,7 @@ from ..rundir import atomic_path
 
 # Bump when the net or its training recipe changes: older cached classifiers are then ignored
 # (their folder name no longer matches), so metrics never mix two feature spaces.
-CLASSIFIER_VERSION = 3
+CLASSIFIER_VERSION = 4
 FORMAT = "gv-evaluator/1"
 
 # Recipe (chosen on mnist-5k: 97.2-98.2% held-out accuracy over six seeds, ~15 s on one core).
@@ -57,22 +69,57 @@ def _stderr(message: str) -> None:
     print(f"gv: {message}", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one of the evaluator's networks is built and trained."""
+
+    arch: str  # "strided": two stride-2 3x3 convs with BatchNorm; "pooled": 5x5 convs + max-pooling
+    augment: bool  # random affine jitter and light blur (the label reader only)
+    seed: int
+    about: str
+
+
+NETWORKS: dict[str, Recipe] = {
+    "classifier": Recipe("strided", False, 0, "strided CNN, trained on the images as they are"),
+    "reader": Recipe("strided", True, 0, "strided CNN, trained with affine jitter and light blur"),
+    "classifier2": Recipe("pooled", False, 1, "pooled CNN (5x5 convs, max-pooling), another seed"),
+}
+
+
+def check_network(name: str) -> Recipe:
+    if name not in NETWORKS:
+        raise GVError(f"unknown evaluator network '{name}': choose one of {', '.join(NETWORKS)}")
+    return NETWORKS[name]
+
+
+def _body(arch: str, c: int, h: int, w: int, width: int, feature_dim: int) -> nn.Sequential:
+    if arch == "pooled":
+        side_h, side_w = h // 4, w // 4
+        return nn.Sequential(
+            nn.Conv2d(c, width // 2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width // 2, width, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(width * side_h * side_w, feature_dim), nn.ReLU(),
+        )
+    side_h, side_w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+    return nn.Sequential(
+        nn.Conv2d(c, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+        nn.Flatten(), nn.Linear(2 * width * side_h * side_w, feature_dim), nn.ReLU(),
+    )
+
+
 class DomainClassifier(nn.Module):
-    """Two stride-2 3x3 convs (with BatchNorm) and one hidden layer: features, then logits."""
+    """A small CNN (see :data:`NETWORKS`) and one hidden layer: features, then logits."""
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, width: int = WIDTH,
-                 feature_dim: int = FEATURE_DIM):
+                 feature_dim: int = FEATURE_DIM, arch: str = "strided"):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         self.num_features = feature_dim  # what torchmetrics reads off a custom feature module
-        side_h, side_w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
-        self.body = nn.Sequential(
-            nn.Conv2d(c, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.Flatten(), nn.Linear(2 * width * side_h * side_w, feature_dim), nn.ReLU(),
-        )
+        self.arch = arch
+        self.body = _body(arch, c, h, w, width, feature_dim)
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(feature_dim, num_classes)
         # Filled in by train_classifier / load: accuracy, dataset, cache path, ...
@@ -119,7 +166,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def entry_dir(dataset: str, image_size: int = 0, cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder of one dataset's evaluator (classifier + real-image references)."""
+    """The cache folder of one dataset's evaluator (its networks + real-image references)."""
     size = image_size or get_spec(dataset).image_size
     return cache_root(cache_dir) / "evaluators" / f"{dataset}-{size}px-v{CLASSIFIER_VERSION}"
 
@@ -210,11 +257,13 @@ def accuracy_on(net: DomainClassifier, images: torch.Tensor, labels: torch.Tenso
     return float((logits.argmax(1) == labels).float().mean())
 
 
-def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> int:
-    """The training loop: AdamW with a one-cycle schedule, label smoothing, random affine jitter and blur."""
+def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator,
+         augment: bool = False, epochs: int = EPOCHS, max_steps: int = MAX_STEPS, batch_size: int = BATCH_SIZE) -> int:
+    """The training loop: AdamW with a one-cycle schedule, label smoothing; ``augment`` adds random
+    affine jitter and blur (the label reader)."""
     n = images.shape[0]
-    steps_per_epoch = max(1, n // BATCH_SIZE)
-    total = min(EPOCHS * steps_per_epoch, MAX_STEPS)
+    steps_per_epoch = max(1, n // batch_size)
+    total = max(1, min(epochs * steps_per_epoch, max_steps))
     opt = torch.optim.AdamW(net.parameters(), LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, LEARNING_RATE, total_steps=total)
     net.train()
@@ -222,8 +271,9 @@ def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, gene
         epoch, i = divmod(step, steps_per_epoch)
         if i == 0:
             perm = torch.randperm(n, generator=generator).to(images.device)
-        idx = perm[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]
-        _, logits = net(random_blur(random_affine(images[idx], generator), generator))
+        idx = perm[i * batch_size:(i + 1) * batch_size]
+        batch = random_blur(random_affine(images[idx], generator), generator) if augment else images[idx]
+        _, logits = net(batch)
         loss = F.cross_entropy(logits, labels[idx], label_smoothing=LABEL_SMOOTHING)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -234,12 +284,13 @@ def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, gene
 
 
 def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
-                     device: str | torch.device = "cpu") -> DomainClassifier:
-    """Train the domain classifier on the training split; measure it on the test split.
+                     device: str | torch.device = "cpu", network: str = "classifier") -> DomainClassifier:
+    """Train one of the evaluator's networks on the training split; measure it on the test split.
 
     Runs under its own RNG (fork_rng): asking for an evaluator in the middle of a training run
     never changes that run's random numbers.
     """
+    recipe = check_network(network)
     train_set = load_dataset(dataset, "train", data_dir, image_size)
     test_set = load_dataset(dataset, "test", data_dir, image_size)
     device = torch.device(device)
@@ -251,15 +302,16 @@ def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", imag
             # the cores (parallel trials) two spinning OpenMP threads ran 3x slower than one here.
             torch.set_num_threads(1)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(SEED)
-            net = DomainClassifier(train_set.image_shape, train_set.num_classes).to(device)
+            torch.manual_seed(recipe.seed)
+            net = DomainClassifier(train_set.image_shape, train_set.num_classes, arch=recipe.arch).to(device)
             steps = _fit(net, train_set.to_float(device), train_set.labels.to(device),
-                         torch.Generator().manual_seed(SEED))
+                         torch.Generator().manual_seed(recipe.seed), augment=recipe.augment)
     finally:
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     net.meta = {
-        "dataset": dataset, "image_shape": list(train_set.image_shape), "num_classes": train_set.num_classes,
+        "dataset": dataset, "network": network, "arch": recipe.arch, "augment": recipe.augment, "seed": recipe.seed,
+        "image_shape": list(train_set.image_shape), "num_classes": train_set.num_classes,
         "accuracy": accuracy_on(net, test_set.images, test_set.labels),
         "train_images": len(train_set), "test_images": len(test_set), "steps": steps,
         "train_seconds": round(seconds, 2), "version": CLASSIFIER_VERSION, "id": uuid.uuid4().hex,
@@ -273,14 +325,15 @@ def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", imag
 _LOADED: dict[Path, DomainClassifier] = {}
 
 
-def _from_payload(payload: dict[str, Any] | None, dataset: str) -> DomainClassifier | None:
-    """The classifier a cache payload holds, or None if it is another dataset's, an older
+def _from_payload(payload: dict[str, Any] | None, dataset: str, network: str) -> DomainClassifier | None:
+    """The network a cache payload holds, or None if it is another dataset's or network's, an older
     version's, or damaged (then it is retrained)."""
     try:
         meta = payload["meta"]  # type: ignore[index]
-        if meta.get("dataset") != dataset or meta.get("version") != CLASSIFIER_VERSION:
+        if (meta.get("dataset") != dataset or meta.get("version") != CLASSIFIER_VERSION
+                or meta.get("network") != network):
             return None
-        net = DomainClassifier(tuple(meta["image_shape"]), int(meta["num_classes"]))
+        net = DomainClassifier(tuple(meta["image_shape"]), int(meta["num_classes"]), arch=NETWORKS[network].arch)
         net.load_state_dict(payload["state_dict"])  # type: ignore[index]
     except (TypeError, KeyError, ValueError, RuntimeError, AttributeError):
         return None
@@ -291,23 +344,25 @@ def _from_payload(payload: dict[str, Any] | None, dataset: str) -> DomainClassif
 
 def get_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
                    cache_dir: str | os.PathLike | None = None, *, retrain: bool = False,
-                   log: Log = _stderr) -> DomainClassifier:
-    """The dataset's domain classifier: from this process, from the cache, or trained now (once)."""
+                   log: Log = _stderr, network: str = "classifier") -> DomainClassifier:
+    """One of the dataset's evaluator networks (``classifier``, ``reader``, ``classifier2``):
+    from this process, from the cache, or trained now (once)."""
+    check_network(network)
     folder = entry_dir(dataset, image_size, cache_dir)
-    path = folder / "classifier.pt"
+    path = folder / f"{network}.pt"
     if not retrain and path in _LOADED:
         return _LOADED[path]
-    net = None if retrain else _from_payload(safe_load(path, FORMAT, log), dataset)
+    net = None if retrain else _from_payload(safe_load(path, FORMAT, log), dataset, network)
     if net is None:
         lock = acquire_lock(folder, f"another process training the {dataset} evaluator")
         try:
             # Another process may have trained it while this one waited for the lock.
-            net = None if retrain else _from_payload(safe_load(path, FORMAT, lambda _: None), dataset)
+            net = None if retrain else _from_payload(safe_load(path, FORMAT, lambda _: None), dataset, network)
             if net is None:
-                log(f"training the {dataset} evaluator classifier (once; cached in {folder})")
-                net = train_classifier(dataset, data_dir, image_size)
+                log(f"training the {dataset} evaluator network '{network}' (once; cached in {folder})")
+                net = train_classifier(dataset, data_dir, image_size, network=network)
                 atomic_save({"format": FORMAT, "meta": net.meta, "state_dict": net.state_dict()}, path)
-                log(f"{dataset} evaluator: held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
+                log(f"{dataset} evaluator '{network}': held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
                     f"test images (trained in {net.meta['train_seconds']:.0f}s)")
         finally:
             lock.release()

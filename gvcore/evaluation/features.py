@@ -4,9 +4,10 @@ Each image set is embedded once: one pass of the domain classifier gives its fea
 logits, which every metric then shares. The reference is the dataset's held-out test split,
 embedded once per classifier and cached on disk next to it (``reference-test-<space>.pt``).
 
-Two feature spaces:
+Feature spaces:
 
 * ``classifier`` (default): the domain classifier's penultimate layer (see ``classifier.py``);
+* ``classifier2``: the second network's (another architecture and seed): ``fid2``;
 * ``inception``: torchmetrics' Inception-v3 (torch-fidelity's port of the TF FID network), pool3
   2048-d, comparable with published FIDs. Only when asked for and only from a weights file already
   on disk: gv never downloads it, and its absence is a one-line error, not a crash.
@@ -15,7 +16,7 @@ Two feature spaces:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,10 +25,10 @@ from torch import nn
 
 from ..data import load_dataset
 from ..errors import GVError
-from .classifier import DomainClassifier, Log, _stderr, atomic_save, safe_load
+from .classifier import NETWORKS, DomainClassifier, Log, _stderr, atomic_save, get_classifier, safe_load
 
-FEATURE_SPACES = ("classifier", "inception")
-REFERENCE_FORMAT = "gv-reference/1"
+FEATURE_SPACES = ("classifier", "inception")  # what the distances may use; classifier2 adds fid2
+REFERENCE_FORMAT = "gv-reference/2"
 
 # torch-fidelity's file name for the TF-ported FID Inception weights (what torchmetrics loads).
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -51,24 +52,100 @@ class PrecomputedFeatures(nn.Module):
 
 
 @dataclass
+class Evaluator:
+    """A dataset's evaluator networks (see classifier.py) and the feature space of the distances.
+
+    ``classifier`` gives the distances' features (unless ``feature_space`` is inception) and
+    ``classifier_score``'s logits; ``reader`` reads labels; ``classifier2`` (loaded on first use:
+    only ``fid2`` needs it) is the second pair of eyes."""
+
+    classifier: DomainClassifier
+    reader: DomainClassifier
+    feature_space: str = "classifier"
+    dataset: str = ""
+    data_dir: str | os.PathLike | None = ""
+    image_size: int = 0
+    cache_dir: str | os.PathLike | None = None
+    _classifier2: DomainClassifier | None = None
+
+    @classmethod
+    def load(cls, dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
+             cache_dir: str | os.PathLike | None = None, feature_space: str = "classifier",
+             log: Log = _stderr) -> "Evaluator":
+        check_feature_space(feature_space)
+        nets = {name: get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network=name)
+                for name in ("classifier", "reader")}
+        return cls(nets["classifier"], nets["reader"], feature_space, dataset, data_dir, image_size, cache_dir)
+
+    @property
+    def classifier2(self) -> DomainClassifier:
+        if self._classifier2 is None:
+            self._classifier2 = get_classifier(self.dataset, self.data_dir, self.image_size, self.cache_dir,
+                                               network="classifier2")
+        return self._classifier2
+
+    @property
+    def num_classes(self) -> int:
+        return self.classifier.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return self.classifier.image_shape
+
+    def network(self, space: str) -> str:
+        """Which network a feature space's numbers come from, in words (for tables and reports)."""
+        if space == "inception":
+            return "Inception-v3 (pool3)"
+        net = self.classifier2 if space == "classifier2" else self.classifier
+        return f"{space} ({NETWORKS[space].about}; held-out accuracy {net.accuracy:.1%})"
+
+    def features(self, images: torch.Tensor, space: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """uint8 images -> (features in ``space`` (default: this evaluator's), that network's logits
+        or None for inception)."""
+        space = space or self.feature_space
+        if space == "inception":
+            return inception_embed(images), None
+        return (self.classifier2 if space == "classifier2" else self.classifier).embed(images)
+
+    def read(self, images: torch.Tensor) -> torch.Tensor:
+        """The label reader's logits."""
+        return self.reader.embed(images)[1]
+
+    def ids(self) -> dict[str, str]:
+        return {"classifier": self.classifier.meta.get("id", ""), "reader": self.reader.meta.get("id", "")}
+
+
+@dataclass
 class Reference:
     """Real images, embedded: what fid, kid, precision, recall, ... compare against."""
 
     description: str
-    features: torch.Tensor  # (N, D) in the chosen feature space
-    logits: torch.Tensor  # (N, K) domain-classifier logits
+    features: torch.Tensor  # (N, D) in the evaluator's feature space
+    logits: torch.Tensor  # (N, K) the label reader's logits
     labels: torch.Tensor | None
     num_classes: int
     feature_space: str = "classifier"
+    images: torch.Tensor | None = None  # uint8, kept to embed them in another space (fid2)
+    other_spaces: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.features.shape[0]
 
     def class_distribution(self) -> torch.Tensor:
-        """The data's class frequencies: its labels' histogram (or, unlabelled, the classifier's)."""
+        """The data's class frequencies: its labels' histogram (or, unlabelled, the reader's)."""
         classes = self.labels if self.labels is not None else self.logits.argmax(1)
         counts = torch.bincount(classes, minlength=self.num_classes).double()
         return counts / counts.sum()
+
+    def features_in(self, space: str, evaluator: Evaluator) -> torch.Tensor:
+        """Its features in another space (``classifier2``), embedded on first use."""
+        if space == self.feature_space:
+            return self.features
+        if space not in self.other_spaces:
+            if self.images is None:
+                raise GVError(f"this reference ({self.description}) has no images to embed in the {space} space")
+            self.other_spaces[space] = evaluator.features(self.images, space)[0]
+        return self.other_spaces[space]
 
 
 # --- inception (optional) ------------------------------------------------------------------------
@@ -135,47 +212,40 @@ def check_feature_space(name: str) -> str:
     return name
 
 
-def embed(images: torch.Tensor, classifier: DomainClassifier, feature_space: str = "classifier"
-          ) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images -> (features in the chosen space, domain-classifier logits)."""
-    features, logits = classifier.embed(images)
-    if check_feature_space(feature_space) == "inception":
-        features = inception_embed(images)
-    return features, logits
-
-
-def reference_from_images(images: torch.Tensor, labels: torch.Tensor | None, classifier: DomainClassifier,
-                          description: str, feature_space: str = "classifier") -> Reference:
+def reference_from_images(images: torch.Tensor, labels: torch.Tensor | None, evaluator: Evaluator,
+                          description: str) -> Reference:
     """A reference set from any real images (uint8 N, C, H, W), e.g. a bigger held-out set."""
-    features, logits = embed(images, classifier, feature_space)
-    return Reference(description, features, logits, labels, classifier.num_classes, feature_space)
+    features, _ = evaluator.features(images)
+    return Reference(description, features, evaluator.read(images), labels, evaluator.num_classes,
+                     evaluator.feature_space, images)
 
 
 _REFERENCES: dict[tuple[Path, str], Reference] = {}
 
 
-def dataset_reference(dataset: str, classifier: DomainClassifier, data_dir: str | os.PathLike | None = "",
-                      image_size: int = 0, feature_space: str = "classifier", log: Log = _stderr) -> Reference:
-    """The dataset's test split as a Reference, cached on disk beside its classifier.
+def dataset_reference(dataset: str, evaluator: Evaluator, data_dir: str | os.PathLike | None = "",
+                      image_size: int = 0, log: Log = _stderr) -> Reference:
+    """The dataset's test split as a Reference, cached on disk beside its networks.
 
-    The cache is tied to the classifier that made it (its id): a retrained classifier has another
+    The cache is tied to the networks that made it (their ids): a retrained network has another
     feature space, so its old reference is recomputed. Writers race harmlessly (same content,
     atomic rename), so no lock is needed here.
     """
-    check_feature_space(feature_space)
-    path = Path(classifier.meta["path"]).with_name(f"reference-test-{feature_space}.pt")
-    key = (path, classifier.meta["id"])
+    space = evaluator.feature_space
+    path = Path(evaluator.classifier.meta["path"]).with_name(f"reference-test-{space}.pt")
+    ids = evaluator.ids()
+    key = (path, repr(sorted(ids.items())))
     if key in _REFERENCES:
         return _REFERENCES[key]
     test_set = load_dataset(dataset, "test", data_dir, image_size)
     description = f"{dataset} test split ({len(test_set):,} images)"
     payload = safe_load(path, REFERENCE_FORMAT, log)
-    if payload is not None and payload.get("classifier_id") == classifier.meta["id"]:
+    if payload is not None and payload.get("ids") == ids:
         ref = Reference(description, payload["features"], payload["logits"], payload["labels"],
-                        classifier.num_classes, feature_space)
+                        evaluator.num_classes, space, test_set.images)
     else:
-        ref = reference_from_images(test_set.images, test_set.labels, classifier, description, feature_space)
-        atomic_save({"format": REFERENCE_FORMAT, "classifier_id": classifier.meta["id"], "features": ref.features,
+        ref = reference_from_images(test_set.images, test_set.labels, evaluator, description)
+        atomic_save({"format": REFERENCE_FORMAT, "ids": ids, "features": ref.features,
                      "logits": ref.logits, "labels": ref.labels}, path)
     _REFERENCES[key] = ref
     return ref

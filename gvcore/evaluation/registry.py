@@ -8,6 +8,8 @@ What each metric returns -- its keys, which way each is better, units, help, dis
 declared in catalog.py (torch-free, read by `gv --help`); :func:`register` attaches the function
 that computes a declared metric, and every declared metric must get one.
 
+Standard errors (``<key>_se``) come from stats.py: bootstrap resamples of the generated set.
+
 Every metric runs under its own seeded RNG (fork_rng), so its value does not depend on which other
 metrics ran before it, and evaluation never consumes the caller's (the trainer's) random numbers.
 """
@@ -26,9 +28,11 @@ import torch
 
 from ..errors import GVError
 from ..losses import reconstruction_nll
+from . import stats
+from .cas import classification_accuracy_score
 from .catalog import CATALOG, MetricInfo
-from .classifier import DomainClassifier
-from .features import PrecomputedFeatures, Reference, embed
+from .features import Evaluator, PrecomputedFeatures, Reference
+from .memorization import neighbours
 
 # KID as Binkowski et al. 2018 / torchmetrics defaults: 100 subsets of (at most) 1,000 images.
 KID_SUBSETS = 100
@@ -54,45 +58,68 @@ class Context:
     images: torch.Tensor  # uint8 (N, C, H, W)
     labels: torch.Tensor | None  # the classes the images were drawn for (conditional), else None
     reference: Reference
-    classifier: DomainClassifier
+    evaluator: Evaluator
     model: Any = None  # the generative model, for nelbo / iw_nll (VAEs)
-    test_set: Any = None  # the dataset's test split (ImageDataset), for nelbo / iw_nll
+    test_set: Any = None  # the dataset's test split (ImageDataset), for nelbo / iw_nll / cas / memorization
+    train_set: Any = None  # the dataset's training split, for memorization / cas
+    dataset: str = ""
     seed: int = 0
     iw_samples: int = IW_SAMPLES
+    bootstrap: bool = True  # standard errors (<key>_se); the in-training evaluator skips them
 
     @cached_property
-    def embedded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return embed(self.images, self.classifier, self.reference.feature_space)
+    def embedded(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features in the evaluator's space, that network's logits; None for inception)."""
+        return self.evaluator.features(self.images)
 
     @property
     def features(self) -> torch.Tensor:
         return self.embedded[0]
 
-    @property
+    @cached_property
+    def classifier_view(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``classifier`` network's (features, logits): the embedding itself in its own space."""
+        if self.evaluator.feature_space == "classifier":
+            return self.embedded  # type: ignore[return-value]
+        return self.evaluator.classifier.embed(self.images)
+
+    @cached_property
     def logits(self) -> torch.Tensor:
-        return self.embedded[1]
+        """The label reader's logits."""
+        return self.evaluator.read(self.images)
 
     @cached_property
     def predictions(self) -> torch.Tensor:
         return self.logits.argmax(1)
 
+    def rng(self, salt: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1000 + salt)
+
     @cached_property
-    def prdc(self) -> dict[str, float]:
-        """Precision, recall, density and coverage from prdc (Naeem et al.'s reference code).
+    def prdc_sets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The equal-sized (real, fake) feature sets the k-NN metrics compare.
 
         The papers compare equal-sized sets: the larger side is subsampled (seeded) to the smaller,
-        which also bounds the cost (three N x N distance matrices) by the real set's size.
-        """
-        import prdc
-
+        which also bounds the cost (three N x N distance matrices) by the real set's size."""
         real, fake = self.reference.features, self.features
         m = min(len(real), len(fake))
         g = torch.Generator().manual_seed(self.seed)
         real = real[torch.randperm(len(real), generator=g)[:m]] if len(real) > m else real
         fake = fake[torch.randperm(len(fake), generator=g)[:m]] if len(fake) > m else fake
+        return real, fake
+
+    @cached_property
+    def prdc(self) -> dict[str, float]:
+        """Precision, recall, density and coverage from prdc (Naeem et al.'s reference code), and
+        their bootstrap standard errors."""
+        import prdc
+
+        real, fake = self.prdc_sets
         with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its set sizes: keep stdout clean
-            out = prdc.compute_prdc(real.numpy(), fake.numpy(), nearest_k=PRDC_K)
-        return {k: float(v) for k, v in out.items()}
+            out = {k: float(v) for k, v in prdc.compute_prdc(real.numpy(), fake.numpy(), nearest_k=PRDC_K).items()}
+        if self.bootstrap:
+            out.update(stats.prdc_se(real, fake, PRDC_K, self.rng(3)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -130,14 +157,32 @@ def _quiet_metric(cls: type, **kwargs: Any) -> Any:
 # --- distribution distances ---------------------------------------------------------------------
 
 
-@register("fid")
-def fid(ctx: Context) -> dict[str, float]:
+def _fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = _quiet_metric(FrechetInceptionDistance, feature=PrecomputedFeatures(ctx.features.shape[1]))
-    metric.update(ctx.reference.features, real=True)
-    metric.update(ctx.features, real=False)
-    return {"fid": float(metric.compute())}
+    metric = _quiet_metric(FrechetInceptionDistance, feature=PrecomputedFeatures(fake.shape[1]))
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    return float(metric.compute())
+
+
+@register("fid")
+def fid(ctx: Context) -> dict[str, float]:
+    out = {"fid": _fid(ctx.reference.features, ctx.features)}
+    if ctx.bootstrap:
+        out["fid_se"] = stats.fid_se(ctx.reference.features, ctx.features, ctx.rng(1))
+    out.update({"fid_images": float(len(ctx.features)), "fid_reference_images": float(len(ctx.reference))})
+    return out
+
+
+@register("fid2")
+def fid2(ctx: Context) -> dict[str, float]:
+    real = ctx.reference.features_in("classifier2", ctx.evaluator)
+    fake = ctx.evaluator.features(ctx.images, "classifier2")[0]
+    out = {"fid2": _fid(real, fake)}
+    if ctx.bootstrap:
+        out["fid2_se"] = stats.fid_se(real, fake, ctx.rng(2))
+    return out
 
 
 @register("kid")
@@ -150,7 +195,11 @@ def kid(ctx: Context) -> dict[str, float]:
     metric.update(ctx.reference.features, real=True)
     metric.update(ctx.features, real=False)
     mean, std = metric.compute()
-    return {"kid": float(mean), "kid_std": float(std)}
+    out = {"kid": float(mean)}
+    if ctx.bootstrap:
+        out["kid_se"] = stats.kid_se(ctx.reference.features, ctx.features, ctx.rng(4))
+    out["kid_std"] = float(std)
+    return out
 
 
 # --- k-NN manifolds -----------------------------------------------------------------------------
@@ -159,7 +208,7 @@ def kid(ctx: Context) -> dict[str, float]:
 def _knn(key: str) -> Callable[[Context], dict[str, float]]:
     # The four share one prdc computation (ctx.prdc); each is still its own registry entry.
     def metric(ctx: Context) -> dict[str, float]:
-        return {key: ctx.prdc[key]}
+        return {k: ctx.prdc[k] for k in (key, f"{key}_se") if k in ctx.prdc}
 
     metric.__name__ = key
     return metric
@@ -169,6 +218,16 @@ for _key in ("precision", "recall", "density", "coverage"):
     register(_key)(_knn(_key))
 
 
+@register("memorization")
+def memorization(ctx: Context) -> dict[str, float]:
+    near = neighbours(ctx.evaluator.classifier, ctx.train_set.images, ctx.test_set.images)
+    copies = near.near_copies(ctx.classifier_view[0])
+    out = {"memorization": float(copies.mean())}
+    if ctx.bootstrap:
+        out["memorization_se"] = stats.mean_se(copies, ctx.rng(5))
+    return out
+
+
 # --- the domain classifier's view ---------------------------------------------------------------
 
 
@@ -176,9 +235,10 @@ for _key in ("precision", "recall", "density", "coverage"):
 def classifier_score(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.inception import InceptionScore
 
-    metric = _quiet_metric(InceptionScore, feature=PrecomputedFeatures(ctx.logits.shape[1]),
-                           splits=min(SCORE_SPLITS, ctx.logits.shape[0]))
-    metric.update(ctx.logits)
+    logits = ctx.classifier_view[1]  # the classifier's, not the reader's: it must not forgive blur
+    metric = _quiet_metric(InceptionScore, feature=PrecomputedFeatures(logits.shape[1]),
+                           splits=min(SCORE_SPLITS, logits.shape[0]))
+    metric.update(logits)
     mean, std = metric.compute()
     return {"classifier_score": float(mean), "classifier_score_std": float(std)}
 
@@ -202,6 +262,25 @@ def modes(ctx: Context) -> dict[str, float]:
 @register("label_acc")
 def label_acc(ctx: Context) -> dict[str, float]:
     return {"label_acc": float((ctx.predictions == ctx.labels.cpu()).double().mean())}
+
+
+@register("intra_fid")
+def intra_fid(ctx: Context) -> dict[str, float]:
+    ref_labels = ctx.reference.labels
+    if ref_labels is None:
+        raise GVError(f"intra_fid needs a labelled reference; {ctx.reference.description} has no labels")
+    values = []
+    for c in range(ctx.reference.num_classes):
+        fake, real = ctx.features[ctx.labels.cpu() == c], ctx.reference.features[ref_labels == c]
+        if len(fake) >= 2 and len(real) >= 2:
+            values.append(stats.frechet(*stats.mean_and_cov(fake), *stats.mean_and_cov(real)))
+    return {"intra_fid": float(sum(values) / len(values)) if values else float("nan")}
+
+
+@register("cas")
+def cas(ctx: Context) -> dict[str, float]:
+    return classification_accuracy_score(ctx.images, ctx.labels.cpu(), ctx.train_set, ctx.test_set, ctx.dataset,
+                                         ctx.seed)
 
 
 # --- likelihood (VAEs) --------------------------------------------------------------------------

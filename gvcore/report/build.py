@@ -18,6 +18,7 @@ from .verdict import render as render_verdict
 from .verdict import to_json as verdict_json
 from ..leaderboard import read as read_leaderboard
 from .trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
+from .trust import evaluator_status, memorization_flags, nearest_neighbour_figure, rank_agreement
 
 
 def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", eval_samples: int = 10_000,
@@ -56,8 +57,9 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         entry.metrics["parameters"] = sum(model.parameter_counts().values())
         entry.metrics["wall_time_s"] = row.wall_time_s
         entry.metrics["steps_to_best"] = row.best_step
-        step(f"{family}: samples and interpolations")
+        step(f"{family}: samples, interpolations and nearest training images")
         make_figures(entry, out)
+        nearest_neighbour_figure(entry, out)
         entries.append(entry)
 
     step("the verdict: every trial of every family, per axis")
@@ -72,7 +74,9 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     columns = table_columns(entries)
     sweeps = [doc.sweep or Path(d).name for doc, d in zip(docs, sweep_dirs)]
     title = f"gv report: {', '.join(sweeps)}"
-    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves,
+    trust = {"evaluator": evaluator_status(entries), "agreement": rank_agreement(entries),
+             "memorization_flags": memorization_flags(entries)}
+    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves, trust,
                        lead=lead)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "report.html", page)
@@ -87,6 +91,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         },
         "verdict": verdict_json(verdicts, spread, out),
         "sensitivity": sensitivity,
+        "trust": trust,
         "figures": {"sensitivity": os.path.relpath(sensitivity_png, out),
                     **{k: os.path.relpath(v, out) for k, v in curves.items()}},
     }

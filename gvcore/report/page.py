@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluation.catalog import direction, display_order, key_info, spread_key
+from ..evaluation.catalog import MEMORIZATION_FLAG, counts_of
 from .trials import Entry
+from .trust import best_beyond_noise, memorization_flags
 
 
 # The metrics table: its columns in the evaluation catalog's order (quality, diversity, family-specific).
@@ -26,13 +28,20 @@ def table_columns(entries: list[Entry]) -> list[str]:
 
 
 def best_in_column(entries: list[Entry], column: str) -> set[str]:
-    """Families holding the best value of a column (ties included); none for directionless columns."""
-    mode = direction(column.split("/", 1)[1]) if column.startswith("eval/") else \
-        {"parameters": None, "wall_time_s": "min", "steps_to_best": "min"}.get(column)
+    """Families holding the best value of a column; where the column has standard errors
+    (``<key>_se``), the families within the noise of the best, and none when no difference is
+    larger than the noise. None for directionless columns."""
+    key = column.split("/", 1)[1] if column.startswith("eval/") else None
+    mode = direction(key) if key else {"parameters": None, "wall_time_s": "min", "steps_to_best": "min"}.get(column)
     values = {e.family: e.metrics.get(column) for e in entries}
     finite = {f: v for f, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     if mode is None or len(finite) < 2:
         return set()
+    se_key = f"eval/{key}_se" if key else None
+    errors = {e.family: e.metrics.get(se_key) for e in entries} if se_key else {}
+    errors = {f: v for f, v in errors.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    if errors:
+        return best_beyond_noise(finite, errors, mode)
     target = min(finite.values()) if mode == "min" else max(finite.values())
     return {f for f, v in finite.items() if v == target}
 
@@ -61,6 +70,7 @@ table{border-collapse:collapse;font-size:13px;margin-top:8px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right} th{background:#f4f4f6}
 td.name,th.name{text-align:left}
 td.best{background:#d9f2d9;font-weight:700}
+td.flag{background:#fde2e2} .warn{color:#a40000;font-weight:600}
 td.trial{white-space:nowrap} .sd{color:#777;font-size:11px;font-weight:400;white-space:nowrap}
 th{max-width:90px}
 .scroll{overflow-x:auto}
@@ -82,9 +92,35 @@ def embed_image(path: str, alt: str, width: int | None = None, pixel: bool = Tru
     return f'<img{cls} src="data:image/png;base64,{data}" alt="{html.escape(alt)}"{size}>'
 
 
+def _trust_html(trust: dict[str, Any]) -> list[str]:
+    """The evaluator's status and the agreement of the two feature spaces."""
+    e = html.escape
+    parts = []
+    status = trust.get("evaluator")
+    if status:
+        nets = "; ".join(f"{name} ({n['about']}): held-out accuracy {n['accuracy']:.1%}"
+                         for name, n in status["networks"].items())
+        check = status["check"]
+        ladders = (f"sanity suite: {check['ladders_passed']}/{check['ladders']} disturbance ladders passed "
+                   f"({', '.join(check['judged'])} worsen at every step)" if check else
+                   f"sanity suite not run for these networks: gv evaluator check --dataset {status['dataset']}")
+        parts.append(f"<h2 id='evaluator'>Evaluator</h2><p class='meta'>{e(nets)}.<br>{e(ladders)}.</p>")
+    agree = trust.get("agreement")
+    if agree:
+        tau = agree["kendall_tau"]
+        parts.append("<p class='meta'>Two feature spaces: families by fid " + e(" < ".join(agree["order_a"]))
+                     + ", by fid2 " + e(" < ".join(agree["order_b"])) + " (rank agreement, Kendall's tau "
+                     + e("n/a" if tau is None else f"{tau:.2f}") + ").</p>")
+        if agree["flips"]:
+            parts.append("<p class='warn'>" + e("The two feature spaces order these families oppositely: "
+                                                + ", ".join(agree["flips"]) + " -- their fid difference is "
+                                                "not a robust finding.") + "</p>")
+    return parts
+
+
 def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: list[Entry], columns: list[str],
                 sensitivity_png: str | None, sensitivity: dict[str, Any], curves: dict[str, str],
-                lead: str = "") -> str:
+                trust: dict[str, Any] | None = None, lead: str = "") -> str:
     """The whole page; ``lead`` (the verdict section, already HTML) opens it, before the metrics table."""
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
@@ -97,6 +133,7 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
     # Metrics table, best per column highlighted.
     extra = ["parameters", "wall_time_s", "steps_to_best"]
     best = {c: best_in_column(entries, c) for c in columns + extra}
+    flagged = memorization_flags(entries)
     parts.append("<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
                  # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
                  + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)
@@ -108,6 +145,8 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
                  + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "") + "</td>"]
         for column in columns + extra:
             cls = " class='best'" if entry.family in best[column] else ""
+            if column == "eval/memorization" and entry.family in flagged:
+                cls = " class='flag' title='near-copies of training images'"
             value = entry.metrics.get(column)
             text = _fmt(bool(value) if column == "eval/mode_collapse" and value is not None else value)
             spread_of = spread_key(column.removeprefix("eval/"))
@@ -115,10 +154,20 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
             text = e(text)
             if isinstance(spread, float) and math.isfinite(spread) and value is not None:
                 text += f"<br><span class='sd'>± {e(_fmt(spread))}</span>"
+            sizes = [entry.metrics.get(f"eval/{c}") for c in counts_of(column.removeprefix("eval/"))]
+            if value is not None and sizes and all(isinstance(n, (int, float)) for n in sizes):
+                text += f"<br><span class='sd'>{' vs '.join(f'{n:,.0f}' for n in sizes)} images</span>"
             cells.append(f"<td{cls}>{text}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table></div><p class='meta'>Sample metrics on generated images in the domain classifier's feature "
-                 "space (see `gv eval`); green: best in its column.</p>")
+    parts.append("</table></div><p class='meta'>Sample metrics on generated images (see `gv eval`): the distances in "
+                 "the features of the classifier trained on the images as they are, labels read by the blur-robust "
+                 "reader, fid2 in a second network's features; ± the bootstrap standard error. Green: best in its "
+                 "column, and only where the difference to the others is larger than the noise (2 standard "
+                 f"errors); red: memorization above {MEMORIZATION_FLAG:g} (near-copies of training images).</p>")
+    if flagged:
+        parts.append("<p class='warn'>" + e("; ".join(f"{f}: {v:.0%} of its samples are near-copies of training images"
+                                                     for f, v in flagged.items())) + "</p>")
+    parts += _trust_html(trust or {})
 
     def cards(kind: str, heading: str, anchor: str, blurb: str, width: int | None = None) -> None:
         shown = [en for en in entries if kind in en.figures]
@@ -137,6 +186,9 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
 
     cards("samples", "Samples", "samples", "8x8 samples from one shared noise seed (conditional families: one row "
           "per class, the same noise in every column).", 300)
+    cards("neighbours", "Nearest training images", "neighbours", "Samples of each family's best checkpoint (top "
+          "row) above their nearest training images in the classifier's features (bottom row): a memorising "
+          "model's samples are their neighbours.", 420)
     cards("latent", "Latent interpolation", "latent", "Spherical interpolation between the same two latent points "
           "for every family of the same latent size, 10 steps.", 420)
     cards("classes", "Class-to-class interpolation", "classes", "Fixed noise, the one-hot label blended from one "
