@@ -37,6 +37,7 @@ def test_one_trial_per_family_is_a_ranking_not_an_answer(tmp_path):
     assert [v.axis for v in verdicts] == ["overall"]  # only FID recorded: no fidelity / diversity axis
     assert verdicts[0].winner is None and "no confidence possible" in verdicts[0].doc["reason"]
     assert summary(verdicts).startswith("One trial per family: the table below is a ranking, not an answer")
+    assert set(verdicts[0].figures) == {"medians"}  # no win matrix, no best-of-k curve from single trials
 
 
 def test_diverged_trials_count_against_their_family(tmp_path):

@@ -66,9 +66,12 @@ def axis_verdicts(sweep_dirs: list[str], out: Path) -> list[AxisVerdict]:
             name = metric.removeprefix("eval/")
             figures = out / "figures"
             verdict.figures["medians"] = str(medians_figure(doc, figures / f"verdict-medians-{name}.png"))
-            if len(doc["families"]) > 1:
-                verdict.figures["pairs"] = str(pairs_figure(doc, figures / f"verdict-pairs-{name}.png"))
-            verdict.figures["tuning"] = str(expected_best_figure(doc, figures / f"verdict-tuning-{name}.png"))
+            # With one trial per family a win matrix and a best-of-k curve would only redraw the
+            # ranking as if it were evidence: they need some family with repeated trials.
+            if max(f["n"] for f in doc["families"]) > 1:
+                if len(doc["families"]) > 1:
+                    verdict.figures["pairs"] = str(pairs_figure(doc, figures / f"verdict-pairs-{name}.png"))
+                verdict.figures["tuning"] = str(expected_best_figure(doc, figures / f"verdict-tuning-{name}.png"))
             verdicts.append(verdict)
             break
     return verdicts
