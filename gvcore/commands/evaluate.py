@@ -14,7 +14,7 @@ from rich.table import Table
 from ..errors import GVError
 from ..evaluation.catalog import (ALL, AUTO, CATALOG, NEEDS, KeyInfo, counts_of, direction, key_info, metric_of,
                                   spread_key, unit)
-from .common import console, err_console
+from .common import console, err_console, table_console
 
 app = typer.Typer()
 evaluator_app = typer.Typer(help="The per-dataset domain classifier behind the metrics (trained once, cached).",
@@ -256,7 +256,7 @@ def evaluator_check(
                 values = [s[key] for s in r.scores]
                 ok = key not in DISTANCES or all(b > a for a, b in zip(values, values[1:]))
                 table.add_row("", key, *[f"{v:.4g}" for v in values], "" if ok else "not monotone")
-        console.print(table)
+        table_console().print(table)
         console.print(f"{doc['ladders_passed']}/{doc['ladders']} ladders passed; plot: {out / 'ladders.png'}")
     if not doc["passed"]:
         raise typer.Exit(1)
