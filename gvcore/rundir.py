@@ -4,7 +4,7 @@ A run directory (`gv train`, or a sweep trial's ``run/`` folder)::
 
     config.json               {"config", "family", "dataset", "parameters", "versions", "created"}
     metrics.jsonl             losses every train.log_every steps; eval metrics at every eval interval
-    samples/step-XXXXXXX.png  sample grid from fixed noise at every eval
+    samples/step-NNNNNNN.png  sample grid from fixed noise at every eval
     checkpoints/checkpoint.pt latest checkpoint
     result.json               {"status": done|diverged|stopped, "step", "wall_time", ...}
 
