@@ -203,15 +203,3 @@ def _drop_torn_tail(path: Path) -> None:
         keep = data.rfind(b"\n") + 1
         log.warning("dropped a torn last line of %s (%d bytes; a writer killed mid-line)", path, len(data) - keep)
         fh.truncate(keep)
-
-
-# --- reading a run ------------------------------------------------------------------------------
-
-
-def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """A run's config.json, or a GVError naming it when it is missing or damaged."""
-    path = Path(run_dir) / CONFIG_FILE
-    info = read_json(path)
-    if info is None or not isinstance(info.get("config"), dict):
-        raise GVError(f"'{path}' is missing or damaged: pass a run directory made by `gv train`")
-    return info

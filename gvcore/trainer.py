@@ -37,7 +37,7 @@ from .data import load_dataset
 from .errors import GVError
 from .families import GenerativeModel, build_model, get_family, resolve_config
 from .images import grid_labels, save_grid
-from .rundir import CONFIG_FILE, RESULT_FILE, SAMPLES_DIR, MetricsWriter, read_json, truncate_metrics, write_json
+from .rundir import CHECKPOINTS_DIR, CONFIG_FILE, RESULT_FILE, SAMPLES_DIR, MetricsWriter, read_json, truncate_metrics, write_json
 
 Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
 
@@ -142,7 +142,7 @@ def versions() -> dict[str, str]:
 
 
 def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
+    return Path(run_dir) / CHECKPOINTS_DIR / CHECKPOINT_NAME
 
 
 def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,

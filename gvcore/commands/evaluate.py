@@ -254,7 +254,7 @@ def evaluator_check(
             table.add_row(r.name, "level", *[f"{v:g}" for v in r.levels], "passed" if r.passed else "FAILED")
             for key in (*DISTANCES, *SHOWN):
                 values = [s[key] for s in r.scores]
-                ok = key not in DISTANCES or all(b > a for a, b in zip(values, values[1:]))
+                ok = key not in DISTANCES or r.rises(key)
                 table.add_row("", key, *[f"{v:.4g}" for v in values], "" if ok else "not monotone")
         table_console().print(table)
         console.print(f"{doc['ladders_passed']}/{doc['ladders']} ladders passed; plot: {out / 'ladders.png'}")

@@ -109,6 +109,11 @@ class LadderResult:
     levels: tuple[float, ...]  # 0 (clean) first
     scores: list[dict[str, float]]  # one per level
 
+    def rises(self, key: str) -> bool:
+        """Whether ``key`` gets worse (larger) at every step of the ladder."""
+        values = [s[key] for s in self.scores]
+        return all(b > a for a, b in zip(values, values[1:]))
+
     def failures(self) -> list[str]:
         """'fid: 1.2 -> 0.8' for each distance that did not get worse at some step."""
         out = []

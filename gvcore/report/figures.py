@@ -85,7 +85,7 @@ def make_figures(entry: Entry, out: Path) -> None:
     }
 
 
-def _save_figure(plt, fig, path: Path) -> str:
+def save_figure(plt, fig, path: Path) -> str:
     """Lay out, write (atomically) and close a matplotlib figure; returns its path."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -94,7 +94,7 @@ def _save_figure(plt, fig, path: Path) -> str:
     return str(path)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,7 +111,7 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
     """Box + strip plot of the metric over every trial of each family; diverged trials counted.
 
     Returns per-family statistics for report.json."""
-    plt = _pyplot()
+    plt = pyplot()
     families = [f for f in FAMILIES if any(r.family == f for r in rows)]
     stats: dict[str, Any] = {}
     values = []
@@ -142,7 +142,7 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
     ax.set_ylabel(f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)")
     ax.set_title("Hyperparameter sensitivity: the metric over all trials of each family")
     ax.grid(axis="y", alpha=0.3)
-    _save_figure(plt, fig, path)
+    save_figure(plt, fig, path)
     return stats
 
 
@@ -153,7 +153,7 @@ def _history(entry: Entry) -> list[dict[str, Any]]:
 def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, str]:
     """Loss curves (one panel per family: GAN and VAE losses don't share a scale) and the metric
     over training for every best trial on one axis."""
-    plt = _pyplot()
+    plt = pyplot()
     paths: dict[str, str] = {}
     histories = {e.family: _history(e) for e in entries}
     with_losses = [e for e in entries if any(k.startswith("loss/") for line in histories[e.family] for k in line)]
@@ -173,7 +173,7 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
             ax.legend(fontsize=7)
             ax.grid(alpha=0.3)
         fig.suptitle("Training losses of the best trials")
-        paths["losses"] = _save_figure(plt, fig, out / "figures" / "losses.png")
+        paths["losses"] = save_figure(plt, fig, out / "figures" / "losses.png")
     series = {e.family: [(ln["step"], ln[metric]) for ln in histories[e.family]
                          if isinstance(ln.get(metric), (int, float)) and math.isfinite(ln[metric])] for e in entries}
     if any(series.values()):
@@ -187,5 +187,5 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
         ax.set_title(f"{metric} during training (best trial of each family)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        paths["metric"] = _save_figure(plt, fig, out / "figures" / "metric.png")
+        paths["metric"] = save_figure(plt, fig, out / "figures" / "metric.png")
     return paths

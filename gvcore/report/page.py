@@ -133,7 +133,8 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
     # Metrics table, best per column highlighted.
     extra = ["parameters", "wall_time_s", "steps_to_best"]
     best = {c: best_in_column(entries, c) for c in columns + extra}
-    flagged = memorization_flags(entries)
+    # build_report already worked them out for report.json; other callers get them here.
+    flagged = trust["memorization_flags"] if trust and "memorization_flags" in trust else memorization_flags(entries)
     parts.append("<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
                  # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
                  + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import GVError
 from ..leaderboard import LeaderboardRow
+from .figures import pyplot, save_figure
 
 AXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("overall", ("eval/fid",)),
@@ -122,28 +123,9 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
 # --- figures ------------------------------------------------------------------------------------
 
 
-def _figure(plt, fig, path: Path) -> Path:
-    from ..rundir import atomic_path
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def medians_figure(doc: dict[str, Any], path: Path) -> Path:
     """Each family's median with its 95% bootstrap CI; failed trials counted, their share marked."""
-    plt = _pyplot()
+    plt = pyplot()
     families = doc["families"]
     fig, ax = plt.subplots(figsize=(6.5, 0.55 * len(families) + 1.4), dpi=110)
     finite = [v for f in families for v in [f["median"], *(f["ci"] or [])] if v is not None]
@@ -161,12 +143,12 @@ def medians_figure(doc: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel(f"median {doc['metric']} over all trials, 95% bootstrap CI ({better} is better)")
     ax.set_title("Per-family medians (red: failed trials decide the median)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
-    return _figure(plt, fig, path)
+    return Path(save_figure(plt, fig, path))
 
 
 def pairs_figure(doc: dict[str, Any], path: Path) -> Path:
     """P(a random trial of the row's family beats one of the column's), with its 95% CI."""
-    plt = _pyplot()
+    plt = pyplot()
     names = [f["family"] for f in doc["families"]]
     index = {name: i for i, name in enumerate(names)}
     matrix = [[math.nan] * len(names) for _ in names]
@@ -189,7 +171,7 @@ def pairs_figure(doc: dict[str, Any], path: Path) -> Path:
     ax.set_yticklabels(names, fontsize=8)
     ax.set_title(f"P(row beats column) on {doc['metric']}, 95% CI", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _figure(plt, fig, path)
+    return Path(save_figure(plt, fig, path))
 
 
 # --- HTML ---------------------------------------------------------------------------------------

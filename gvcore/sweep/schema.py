@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..config import BUDGET_KINDS, Config, flatten, get_value, set_value
+from ..config import BUDGET_KINDS, DEFAULT_EPOCHS, Config, flatten, get_value, set_value
 from ..errors import GVError
 from .spec import (DEFAULT_FINAL_EVAL_SAMPLES, DEFAULT_MAX_TRIALS, DEFAULT_METRIC, DEFAULT_MODE, DISTRIBUTIONS,
                    SCHEDULERS, Dimension, SchedulerSpec, SweepSpec)
@@ -308,7 +308,7 @@ def parse_sweep(doc: Any, source: str) -> SweepSpec:
                 raise _fail(source, f"search.{key}", f"is also set in {fixed_in[0]}: keep one")
             search[key] = parse_dimension(key, raw, "search", source)
 
-    unit, budget = _budget(source, doc.get("budget", {"epochs": 10}))
+    unit, budget = _budget(source, doc.get("budget", {"epochs": DEFAULT_EPOCHS}))
     eval_every = _positive_int(source, "eval_every", doc.get("eval_every", 0), allow_zero=True)
     metric = _string(source, "metric", doc.get("metric", DEFAULT_METRIC))
     mode = doc.get("mode", DEFAULT_MODE)

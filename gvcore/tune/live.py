@@ -132,12 +132,15 @@ class LiveView(tune.Callback):
         for t in trials:
             self._track(t)
         now = time.monotonic()
-        if self._live is not None and now - self._last_paint > 0.5:
+        paint = self._live is not None and now - self._last_paint > 0.5
+        write = now - self._last_write > LIVE_WRITE_EVERY_S
+        rows = self.rows() if paint or write else []  # built once for both
+        if paint:
             self._last_paint = now
-            self._live.update(self.render(self.rows(), self.sweep_name, live=True))
-        if now - self._last_write > LIVE_WRITE_EVERY_S:
+            self._live.update(self.render(rows, self.sweep_name, live=True))
+        if write:
             self._last_write = now
-            self.write_live()
+            self.write_live(rows)
 
     def on_experiment_end(self, trials, **info) -> None:
         if self._live is not None:
@@ -179,9 +182,9 @@ class LiveView(tune.Callback):
             row.step = logged["step"]
             row.latest = {**row.latest, **logged}
 
-    def write_live(self) -> None:
+    def write_live(self, rows: list[leaderboard.LeaderboardRow]) -> None:
         try:
-            leaderboard.write(self.sweep_dir, self.rows(), sweep=self.sweep_name, final=False)
+            leaderboard.write(self.sweep_dir, rows, sweep=self.sweep_name, final=False)
         except OSError:
             # A live snapshot is a convenience (a full or flaky shared disk must not stop the
             # sweep); the final leaderboard is written by the driver at the end.
