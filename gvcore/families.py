@@ -25,7 +25,7 @@ from torch import nn
 
 from . import data as datamod
 from .budget import check_budget
-from .config import BUDGET_KINDS, DEFAULT_EPOCHS, Config
+from .config import BUDGET_KINDS, DEFAULT_EPOCHS, TRAINING_DEFAULTS, Config, get_value, set_value
 from .errors import GVError
 from .losses import ADVERSARIAL_LOSSES, RECONSTRUCTIONS, gaussian_kl, reconstruction_nll
 from .nets import ARCHITECTURES, ImageToVector, VectorToImage, count_parameters
@@ -60,11 +60,10 @@ class FamilySpec:
         generator loss for GANs, the negative ELBO for VAEs. Not comparable across kinds (seed 001)."""
         return "loss/generator" if self.kind == "gan" else "loss/total"
 
-    def default_latent_dim(self) -> int:
-        return 100 if self.kind == "gan" else 20  # seed 001 table 1
-
-    def default_beta1(self) -> float:
-        return 0.5 if self.kind == "gan" else 0.9
+    @property
+    def defaults(self) -> dict[str, float | int]:
+        """The training settings this family fills in where its config leaves ``None``."""
+        return TRAINING_DEFAULTS[self.kind]
 
     def default_architecture(self, channels: int) -> str:
         if self.architecture == "dcgan" or channels == 1:
@@ -121,10 +120,9 @@ def resolve_config(config: Config) -> Config:
         m.architecture = spec.default_architecture(dspec.channels)
     if m.architecture not in ARCHITECTURES:
         raise GVError(f"bad model.architecture '{m.architecture}': choose one of {', '.join(ARCHITECTURES)}")
-    if m.latent_dim is None:
-        m.latent_dim = spec.default_latent_dim()
-    if o.beta1 is None:
-        o.beta1 = spec.default_beta1()
+    for key, value in spec.defaults.items():
+        if get_value(cfg, key) is None:
+            set_value(cfg, key, value)
     if o.lr_discriminator is None and spec.kind == "gan":
         o.lr_discriminator = o.lr
     if m.reconstruction not in RECONSTRUCTIONS:
@@ -136,6 +134,8 @@ def resolve_config(config: Config) -> Config:
     _positive("model.conv_width", m.conv_width)
     _positive("model.decoder_std", m.decoder_std)
     _positive("model.kl_weight", m.kl_weight, allow_zero=True)
+    _positive("model.kl_warmup", m.kl_warmup, allow_zero=True)
+    _positive("model.leaky_slope", m.leaky_slope, allow_zero=True)
     _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every, allow_zero=True)
@@ -316,6 +316,20 @@ class VAEModel(GenerativeModel):
         self.reconstruction = m.reconstruction
         self.decoder_std = m.decoder_std
         self.kl_weight = m.kl_weight
+        self.kl_warmup = int(m.kl_warmup or 0)
+        # Training steps taken, for the KL warm-up; a buffer, so checkpoints and resumes carry it.
+        self.register_buffer("steps_taken", torch.zeros((), dtype=torch.long))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before the warm-up existed trained without one: count it as done.
+        state_dict.setdefault(prefix + "steps_taken", torch.tensor(self.kl_warmup, dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def kl_weight_now(self) -> Tensor:
+        """kl_weight, scaled by the warm-up's progress (a tensor: no device sync per step)."""
+        if not self.kl_warmup:
+            return torch.tensor(self.kl_weight)
+        return self.kl_weight * (self.steps_taken.float() / self.kl_warmup).clamp(max=1.0)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder}
@@ -352,10 +366,14 @@ class VAEModel(GenerativeModel):
     def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
         recon, kl = self.negative_elbo(images, labels if self.conditional else None)
         recon, kl = recon.mean(), kl.mean()
+        # Reported: the objective at full KL weight (the negative ELBO when kl_weight is 1), so a
+        # run's loss curve doesn't jump when the warm-up ends; optimised: the warmed-up one.
         loss = recon + self.kl_weight * kl
+        warmed = recon + self.kl_weight_now() * kl
         optimizers["vae"].zero_grad(set_to_none=True)
-        loss.backward()
+        warmed.backward()
         optimizers["vae"].step()
+        self.steps_taken += 1
         return {"loss/total": loss.detach(), "loss/reconstruction": recon.detach(), "loss/kl": kl.detach()}
 
 

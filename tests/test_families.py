@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from gvcore.checkpoint import load_checkpoint, save_checkpoint
-from gvcore.config import Config
+from gvcore.config import Config, get_value
 from gvcore.data import get_spec, load_dataset, to_uint8, to_unit_range
 from gvcore.families import FAMILIES, GenerativeModel, build_model, resolve_config
 from gvcore.losses import gaussian_kl
@@ -123,8 +123,10 @@ class TestFamilyContract:
         config = resolve_config(Config(family=family))
         assert config.data.name == "mnist-5k"
         assert config.model.architecture == spec.default_architecture(MNIST_SHAPE[0])
-        assert config.model.latent_dim == spec.default_latent_dim()
-        assert config.optim.beta1 == spec.default_beta1()
+        # Every training default the family names is filled in, and only where the config left None.
+        assert all(get_value(config, key) == value for key, value in spec.defaults.items())
+        pinned = resolve_config(Config.from_dict({"family": family, "optim": {"lr": 0.123}}))
+        assert pinned.optim.lr == 0.123
         assert resolve_config(config) == config  # concrete: nothing left for the family to fill in
         model = build_model(config)
         assert model.spec is spec and model.kind == spec.kind
@@ -259,6 +261,31 @@ class TestFamilyContract:
         step = run.losses
         assert step["loss/total"].item() == pytest.approx(
             step["loss/reconstruction"].item() + model.kl_weight * step["loss/kl"].item(), rel=1e-6)
+
+    @vae_families
+    def test_kl_warm_up_ramps_the_optimised_weight_and_survives_checkpoints(self, family, batch, tmp_path):
+        images, labels = batch
+        config = resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 4}}))
+        model = build_model(config)
+        optimizers = model.make_optimizers()
+        weights = []
+        for _ in range(6):
+            weights.append(float(model.kl_weight_now()))
+            model.train_step(images, labels, optimizers)
+        assert weights == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+        # The step count travels with the weights: a resumed run continues the ramp where it was.
+        path = save_checkpoint(tmp_path / "c.pt", model=model, optimizers=optimizers, config=config, step=6, epoch=0)
+        restored = build_model(config)
+        restored.load_state_dict(load_checkpoint(path)["model"])
+        assert int(restored.steps_taken) == 6
+        # A checkpoint from before the warm-up existed (no step count) trained without one.
+        old_state = {k: v for k, v in model.state_dict().items() if k != "steps_taken"}
+        old = build_model(config)
+        old.load_state_dict(old_state)
+        assert float(old.kl_weight_now()) == 1.0
+        # kl_warmup 0 is off: the full weight from the first step.
+        off = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0}})))
+        assert float(off.kl_weight_now()) == off.kl_weight
 
     @every_family
     @pytest.mark.parametrize("dataset", ["cifar10", "imagenette"])

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..config import BUDGET_KINDS, DEFAULT_EPOCHS, Config, apply_overrides, get_value, valid_keys
+from ..config import BUDGET_KINDS, DEFAULT_EPOCHS, TRAINING_DEFAULTS, Config, apply_overrides, get_value, valid_keys
 from ..errors import GVError
 from ..rundir import atomic_path, check_creatable
 from .common import console, err_console
@@ -158,8 +158,8 @@ def train_cmd(
     flops: Annotated[Optional[float], typer.Option(help=FLOPS_HELP)] = None,
     seconds: Annotated[Optional[float], typer.Option(help=SECONDS_HELP)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help=f"Minibatch size (default {DEFAULTS.train.batch_size}).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help=f"Adam learning rate (default {DEFAULTS.optim.lr:g}).")] = None,
-    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default 100 for GANs, 20 for VAEs).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: the family's, " + ", ".join(f"{kind.upper()}s {values['optim.lr']:g}" for kind, values in TRAINING_DEFAULTS.items()) + ").")] = None,
+    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: the family's, " + ", ".join(f"{kind.upper()}s {values['model.latent_dim']}" for kind, values in TRAINING_DEFAULTS.items()) + ").")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same CPU: same losses).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
