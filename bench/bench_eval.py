@@ -22,8 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
-import shutil
 import sys
 import tempfile
 import time
@@ -44,22 +42,7 @@ from gvcore.families import resolve_config  # noqa: E402
 from gvcore.metrics import Scorer, generate_samples, make_evaluator, reference_from_images  # noqa: E402
 from gvcore.budget import EVAL_MIN_IMAGES  # noqa: E402
 from gvcore.trainer import load_model, train  # noqa: E402
-
-
-def read_t10k(folder: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    images, labels = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
-    if not (images.is_file() and labels.is_file()):
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        out = []
-        for src in (images, labels):
-            dst = Path(tmp) / src.stem
-            with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-            out.append(dst)
-        return read_image_file(str(out[0]))[:, None].contiguous(), read_label_file(str(out[1])).long()
+from t10k import DEFAULT_T10K, read_t10k  # noqa: E402
 
 
 def overhead(family: str, epochs: int, root: Path, repeats: int, threads: int) -> Path:
@@ -150,7 +133,7 @@ def main() -> None:
     parser.add_argument("--eval-threads", type=int, default=2, help="torch threads for (3)")
     parser.add_argument("--trial-threads", type=int, default=1,
                         help="torch threads per trial in (2): a sweep on 2 cores runs 2 trials of 1 thread each")
-    parser.add_argument("--t10k", type=Path, default=REPO.parent / "shared" / "data" / "mnist-t10k")
+    parser.add_argument("--t10k", type=Path, default=DEFAULT_T10K)
     parser.add_argument("--run", type=Path, help="score this run dir instead of the dcgan trained here")
     parser.add_argument("--skip-overhead", action="store_true", help="train once without timing (2), for (3)")
     args = parser.parse_args()

@@ -348,3 +348,33 @@ def test_two_trials_each_never_make_a_winner_however_far_apart(tmp_path):
     five = compare_json(str(write_leaderboard(tmp_path / "five", {"dcgan": [10.0, 11.0, 12.0, 13.0, 14.0],
                                                                   "gan": [90.0, 91.0, 92.0, 93.0, 95.0]})))
     assert five["winner"] == "dcgan" and five["pairs"][0]["rank_p"] < 0.025
+
+
+# --- settings within a family (--by): how the defaults study picks defaults ----------------------
+
+
+def test_by_pools_seeds_of_one_setting_and_crowns_the_best_setting(tmp_path):
+    good, bad = normal(5, 100.0, 1.0, 6), normal(6, 120.0, 1.0, 6)
+    sweep = write_leaderboard(tmp_path / "defaults", {"vae": good + bad}, metric="eval/nelbo")
+    board = sweep / "leaderboard.json"
+    doc = json.loads(board.read_text())
+    for i, row in enumerate(doc["rows"]):  # six seeds of each learning rate
+        row["config"].update({"optim.lr": 5e-4 if i < 6 else 1e-3, "train.seed": i % 6, "model.dropout": 0.0})
+    board.write_text(json.dumps(doc))
+    by_setting = compare_json(str(sweep), "--by", "optim.lr,model.dropout")
+    assert by_setting["by"] == ["optim.lr", "model.dropout"]
+    assert {f["family"]: f["n"] for f in by_setting["families"]} == {"vae lr=0.0005 dropout=0": 6,
+                                                                     "vae lr=0.001 dropout=0": 6}
+    assert by_setting["winner"] == "vae lr=0.0005 dropout=0"
+    assert family(by_setting, "vae lr=0.0005 dropout=0")["median"] == pytest.approx(float(np.median(good)))
+    # Without --by the twelve trials are one family: nothing to compare.
+    plain = compare_json(str(sweep))
+    assert plain["by"] == [] and [f["n"] for f in plain["families"]] == [12] and plain["winner"] is None
+
+
+def test_by_refuses_keys_that_are_not_config_keys_or_not_recorded(tmp_path):
+    sweep = write_leaderboard(tmp_path / "s", {"gan": [30.0, 31.0], "vae": [40.0, 41.0]})
+    assert_refused(tmp_path, [str(sweep), "--by", "optim.learning_rate"], "bad --by 'optim.learning_rate'",
+                   "not a config key")
+    assert_refused(tmp_path, [str(sweep), "--by", "model.kl_warmup"], "bad --by 'model.kl_warmup'", "record no value")
+    assert_refused(tmp_path, [str(sweep), "--by", ","], "bad --by", "name config keys")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from gvcore.config import TRAINING_DEFAULTS
+from gvcore.families import FAMILIES
 from helpers import assert_one_line_error
 from sweep_helpers import (FAKE_WANDB_KEY, files_containing, gv_subprocess, invoke, leaderboard_rows, trial_reports,
                            wandb_runs, write_sweep)
@@ -87,12 +89,16 @@ def test_two_trial_sweep_leaderboard_checkpoints_and_offline_wandb(shared_ray, t
     for trial_id, row in rows.items():
         run = runs[trial_id]
         assert run["group"] == "two" and set(run["tags"]) >= {row["family"], "mnist-5k"}
-        assert run["config"]["family"] == row["family"] and run["config"]["optim"]["lr"] == 1e-3
+        kind = FAMILIES[row["family"]].kind
+        assert run["config"]["family"] == row["family"]
+        assert run["config"]["optim"]["lr"] == TRAINING_DEFAULTS[kind]["optim.lr"]  # the family's default, filled in
         loss_key = "loss/generator" if row["family"] == "gan" else "loss/total"
         loss_steps = [h["step"] for h in run["history"] if loss_key in h]
         assert loss_steps == [10, 20, 30, 40]
         image_steps = [h["step"] for h in run["history"] if h.get("samples/_type") == "image-file"]
         assert image_steps == [20, 40]
+        # Training FLOPs beside every eval, so W&B plots quality against compute.
+        assert [h["flops"] for h in run["history"] if "flops" in h] == [20 * row["flops_per_step"], 40 * row["flops_per_step"]]
         assert len(run["images"]) == 2 and all(Path(p).stat().st_size > 0 for p in run["images"])
 
     # `gv results` reads the same leaderboard back

@@ -34,6 +34,7 @@ def compare_cmd(
     sweep_dirs: Annotated[list[str], typer.Argument(help="Sweep directories (STORAGE/NAME, as `gv sweep` printed); their trials are pooled by family.", show_default=False)],
     metric: Annotated[Optional[str], typer.Option("--metric", help="Compare on this metric (default: the sweeps' own), e.g. eval/fid or eval/precision.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison document as JSON.")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Compare settings instead of families: pool trials by family and these config keys (comma-separated, e.g. optim.lr,model.dropout), seeds together. How the defaults study picks defaults.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", help=f"Also write {COMPARE_JSON} and {EXPECTED_BEST_PNG} (expected best of k trials, with bands) into this directory.")] = None,
 ) -> None:
     """Which family works best on this data, and how hard is each to tune: median, IQM, expected best of k trials,
@@ -42,7 +43,10 @@ def compare_cmd(
     from ..compare import compare, expected_best_figure, load_pool, print_comparison
     from ..rundir import write_text
 
-    doc = compare(load_pool(sweep_dirs, metric))
+    keys = [key.strip() for key in by.split(",") if key.strip()] if by is not None else None
+    if keys is not None and not keys:
+        raise GVError(f"bad --by '{by}': name config keys, e.g. --by optim.lr,model.dropout")
+    doc = compare(load_pool(sweep_dirs, metric, keys))
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if out_dir is not None:
         write_text(out_dir / COMPARE_JSON, text)

@@ -60,7 +60,7 @@ def summary_table(doc: dict[str, Any]) -> Table:
              f"sweep{'s' if sweeps > 1 else ''}; values: {values_description(doc)}")
     table = Table(title=escape(title), title_justify="left")
     k = common_budget(doc)
-    columns = ["family", "n", "failed", f"median [{doc['statistics']['confidence']:.0%} CI]", "IQM",
+    columns = [" ".join(["family", *doc.get("by", [])]), "n", "failed", f"median [{doc['statistics']['confidence']:.0%} CI]", "IQM",
                "E[best of 1]", *([f"E[best of {k}] [band]"] if k else []), "best (k = n)"]
     for column in columns:
         table.add_column(escape(column), overflow="fold")

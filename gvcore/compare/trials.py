@@ -42,6 +42,7 @@ class TrialRecord:
     best_metric: Any
     best_report: dict[str, Any]
     final: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
 
 
 def trial_record(row: LeaderboardRow) -> TrialRecord:
@@ -50,7 +51,8 @@ def trial_record(row: LeaderboardRow) -> TrialRecord:
     dataset = None if name is None else (f"{name} at {size} px" if size else str(name))
     return TrialRecord(family=row.family or row.config.get("family"), status=row.status,
                        sweep_metric=row.metric, sweep_mode=row.mode, dataset=dataset,
-                       best_metric=row.best_metric, best_report=dict(row.metrics), final=dict(row.final or {}))
+                       best_metric=row.best_metric, best_report=dict(row.metrics), final=dict(row.final or {}),
+                       config=dict(row.config))
 
 
 def metric_direction(metric: str) -> str | None:
@@ -141,8 +143,9 @@ class Pool:
     value_counts: dict[str, int]
     dataset: str | None
     sweeps: list[Sweep]
-    families: dict[str, FamilyValues]
+    families: dict[str, FamilyValues]  # by family, or with `by` by family and setting
     notes: list[str]
+    by: list[str] = field(default_factory=list)  # config keys the groups are split by (--by)
 
 
 def _check_unique(directories: list[str]) -> list[str]:
@@ -221,13 +224,41 @@ def _value(trial: TrialRecord, metric: str, source: str) -> tuple[float | None, 
     return best_report_value(trial, metric), BEST_REPORT
 
 
-def load_pool(directories: list[str], metric: str | None = None) -> Pool:
+def _setting(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def group_of(trial: TrialRecord, by: list[str]) -> str:
+    """The group a trial is pooled into: its family, and with ``by`` the values of those config
+    keys too (``vae lr=0.0005 dropout=0``), so trials that differ only by seed pool together."""
+    if not by:
+        return trial.family  # type: ignore[return-value]
+    return " ".join([trial.family or "?"] + [f"{key.rsplit('.', 1)[-1]}={_setting(trial.config.get(key))}"
+                                               for key in by])
+
+
+def _check_by(by: list[str], trials: list[TrialRecord]) -> None:
+    from ..config import valid_keys
+
+    keys = valid_keys()
+    for key in by:
+        if key not in keys:
+            raise GVError(f"bad --by '{key}': not a config key; use dotted keys such as optim.lr or model.dropout "
+                          "(see `gv config`)")
+        if not any(key in t.config for t in trials):
+            raise GVError(f"bad --by '{key}': the sweeps' leaderboards record no value of it")
+
+
+def load_pool(directories: list[str], metric: str | None = None, by: list[str] | None = None) -> Pool:
     """Read and check the sweeps (one dataset, one metric the sweeps recorded, a direction, no loss
-    across GANs and VAEs) and gather every family's values. Raises GVError on bad input."""
+    across GANs and VAEs) and gather every family's values -- or, with ``by`` (config keys), every
+    setting's within each family, seeds pooled. Raises GVError on bad input."""
     sweeps = [read_sweep(d) for d in _check_unique(directories)]
     dataset = _one_dataset(sweeps)
     metric = _choose_metric(sweeps, metric)
     trials = [t for s in sweeps for t in s.trials if t.family]
+    by = list(by or [])
+    _check_by(by, trials)
     notes: list[str] = []
     direction = _direction(metric, sorted({t.family for t in trials}), sweeps, notes)
 
@@ -242,7 +273,7 @@ def load_pool(directories: list[str], metric: str | None = None) -> Pool:
     counts = {FINAL: 0, BEST_REPORT: 0}
     unfinished = missing = 0
     for trial in trials:
-        entry = families.setdefault(trial.family, FamilyValues())
+        entry = families.setdefault(group_of(trial, by), FamilyValues())
         if trial.status in FAILED_STATUSES:
             entry.failed += 1
             continue
@@ -270,4 +301,4 @@ def load_pool(directories: list[str], metric: str | None = None) -> Pool:
         raise GVError(f"no finished or failed trial with a value of {metric} in {', '.join(s.name for s in sweeps)} "
                       "yet: compare again once trials finish")
     return Pool(metric=metric, direction=direction, value_source=source, value_counts=counts, dataset=dataset,
-                sweeps=sweeps, families=families, notes=notes)
+                sweeps=sweeps, families=families, notes=notes, by=by)

@@ -10,7 +10,7 @@ The document (values in the metric's own units; ``null`` where a failed trial de
 the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``median_failed`` /
 ``iqm_failed`` flags for the scalars; a whole ``ci`` / band ``null`` when a family has 1 trial)::
 
-    metric, direction ("min"/"max"), values ("final" | "best_report" | "mixed"), value_counts,
+    metric, direction ("min"/"max"), by [config keys groups are split by; [] = by family], values ("final" | "best_report" | "mixed"), value_counts,
     dataset, sweeps [{dir, sweep, trials, final}], statistics {bootstrap, method, confidence,
     n_resamples, seed},
     families [{family, n, failed, excluded, median, median_failed, ci [low, high], iqm, iqm_failed,
@@ -122,7 +122,7 @@ def compare(pool: Pool) -> dict[str, Any]:
                           "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
     winner, reason = decide({entry["family"]: entry["n"] for entry in families}, pairs)
     return {
-        "metric": pool.metric, "direction": pool.direction, "values": pool.value_source,
+        "metric": pool.metric, "direction": pool.direction, "by": list(pool.by), "values": pool.value_source,
         "value_counts": pool.value_counts, "dataset": pool.dataset,
         "sweeps": [{"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final}
                    for s in pool.sweeps],

@@ -74,7 +74,8 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         result = trial.eval_result(event, cfg, run_dir, restored_from, node)
         if wandb_run.fell_back:
             result[WANDB_FLAG_KEY] = "offline after online init failed"
-        wandb_run.log({"step": event.step, **event.metrics}, image=event.samples, step=event.step)
+        # Training FLOPs so far beside the metrics: W&B can plot quality against compute.
+        wandb_run.log({"step": event.step, "flops": event.flops, **event.metrics}, image=event.samples, step=event.step)
         last.clear()
         last.update(result)
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(str(event.checkpoint.parent)))
