@@ -74,12 +74,24 @@ def test_clearly_separated_families_on_a_min_metric_crown_the_lowest(tmp_path):
     assert [f["family"] for f in doc["families"]] == ["dcgan", "gan", "vae"]
     for other in ("gan", "vae"):
         assert pair(doc, "dcgan", other) == (1.0, [1.0, 1.0])
+    assert doc["leaders"] == ["dcgan"] and doc["beats"] == {"dcgan": ["gan", "vae"], "gan": ["vae"], "vae": []}
     dcgan = family(doc, "dcgan")
     values = normal(3, 10.0, 2.0, 12)
     assert dcgan["median"] == pytest.approx(float(np.median(values)))
     assert dcgan["iqm"] == pytest.approx(float(stats.trim_mean(values, 0.25)))
     low, high = dcgan["ci"]
     assert min(values) <= low <= dcgan["median"] <= high <= max(values)
+
+
+def test_two_equal_families_ahead_of_a_third_form_the_leading_group_without_a_winner(tmp_path):
+    values = normal(8, 20.0, 2.0, 24)
+    sweep = write_leaderboard(tmp_path / "group", {"vae": values[:12], "cvae": values[12:],
+                                                   "gan": normal(9, 90.0, 5.0, 12)})
+    doc = compare_json(str(sweep))
+    assert doc["winner"] is None
+    assert sorted(doc["leaders"]) == ["cvae", "vae"]
+    assert doc["beats"]["vae"] == ["gan"] and doc["beats"]["cvae"] == ["gan"] and doc["beats"]["gan"] == []
+    assert "leading group" in doc["reason"] and "each of gan is beaten by one" in doc["reason"]
 
 
 def test_clearly_separated_families_on_a_max_metric_crown_the_highest(tmp_path):

@@ -224,8 +224,9 @@ def _value(trial: TrialRecord, metric: str, source: str) -> tuple[float | None, 
     return best_report_value(trial, metric), BEST_REPORT
 
 
-def _setting(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def setting_text(key: str, value: Any) -> str:
+    """``optim.lr``, 0.0005 -> ``lr=0.0005``: how a setting is named in tables and groups."""
+    return f"{key.rsplit('.', 1)[-1]}={value:g}" if isinstance(value, float) else f"{key.rsplit('.', 1)[-1]}={value}"
 
 
 def group_of(trial: TrialRecord, by: list[str]) -> str:
@@ -233,8 +234,7 @@ def group_of(trial: TrialRecord, by: list[str]) -> str:
     keys too (``vae lr=0.0005 dropout=0``), so trials that differ only by seed pool together."""
     if not by:
         return trial.family  # type: ignore[return-value]
-    return " ".join([trial.family or "?"] + [f"{key.rsplit('.', 1)[-1]}={_setting(trial.config.get(key))}"
-                                               for key in by])
+    return " ".join([trial.family or "?"] + [setting_text(key, trial.config.get(key)) for key in by])
 
 
 def _check_by(by: list[str], trials: list[TrialRecord]) -> None:

@@ -16,7 +16,9 @@ the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``
     families [{family, n, failed, excluded, median, median_failed, ci [low, high], iqm, iqm_failed,
                expected_best [k = 1..n], expected_best_lower, expected_best_upper}]  (best median first),
     pairs [{a, b, p, ci}]  p = P(a random a trial beats a random b trial), ties half; P(b beats a) = 1 - p,
-    winner (family or null), reason, notes
+    winner (family or null), reason,
+    leaders [the families no other family beats at 95%; all of them when none is told apart],
+    beats {family: [the families it beats at 95%]}, notes
 """
 
 from __future__ import annotations
@@ -75,22 +77,53 @@ def _wins(p: float, ci: tuple[float, float], rank_p: float) -> bool:
     return ci[0] > 0.5 and rank_p < RANK_TEST_LEVEL
 
 
-def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """(winner or None, why). ``sizes``: family -> trials, in table order; ``pairs`` as in the document."""
-    order = list(sizes)
-    if len(order) == 1:
-        return None, f"only one family ({order[0]}): nothing to compare it with"
-    single = [f for f in order if sizes[f] < 2]
-    if len(single) == len(order):
-        return None, "1 trial per family: no confidence possible"
-    if single:
-        return None, (f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
-                      "run more trials of it")
+def _beats(pairs: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, tuple[float, float], float]]:
+    """(a, b) -> (P(a beats b), its CI, one-sided rank-test p), both ways round."""
     beats: dict[tuple[str, str], tuple[float, tuple[float, float], float]] = {}
     for pair in pairs:
         p, (low, high) = pair["p"], pair["ci"]
         beats[pair["a"], pair["b"]] = (p, (low, high), pair["rank_p"])
         beats[pair["b"], pair["a"]] = (1.0 - p, (1.0 - high, 1.0 - low), pair["rank_p_reverse"])
+    return beats
+
+
+def _no_confidence(sizes: dict[str, int]) -> str | None:
+    """Why no family can be called better than another, if that is so."""
+    order = list(sizes)
+    if len(order) == 1:
+        return f"only one family ({order[0]}): nothing to compare it with"
+    single = [f for f in order if sizes[f] < 2]
+    if len(single) == len(order):
+        return "1 trial per family: no confidence possible"
+    if single:
+        return (f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
+                "run more trials of it")
+    return None
+
+
+def dominance(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """family -> the families it beats at 95% confidence (CI of P above 0.5 and the rank test), in
+    table order; every list empty when no confidence is possible."""
+    order = list(sizes)
+    if _no_confidence(sizes):
+        return {f: [] for f in order}
+    beats = _beats(pairs)
+    return {f: [g for g in order if g != f and _wins(*beats[f, g])] for f in order}
+
+
+def leading_group(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> list[str]:
+    """The families no other family beats at 95% confidence (all of them when nothing is told apart)."""
+    beaten = {g for losers in dominance(sizes, pairs).values() for g in losers}
+    return [f for f in sizes if f not in beaten]
+
+
+def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """(winner or None, why). ``sizes``: family -> trials, in table order; ``pairs`` as in the document."""
+    order = list(sizes)
+    why_not = _no_confidence(sizes)
+    if why_not:
+        return None, why_not
+    beats = _beats(pairs)
     # Each family's weakest opponent: the one it is least sure to beat (failing the rank test
     # first, then the smallest lower bound).
     weakest = {f: min(((g, *beats[f, g]) for g in order if g != f),
@@ -101,7 +134,12 @@ def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | No
         return winner, (f"a random {winner} trial beats a random trial of every other family at "
                         f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}")
     closest = max(order, key=lambda f: (_wins(*weakest[f][1:]), weakest[f][2][0], -weakest[f][3], weakest[f][1]))
-    return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence; closest: "
+    leaders = leading_group(sizes, pairs)
+    group = ""
+    if len(leaders) < len(order):
+        group = (f"; leading group {', '.join(leaders)}: no family beats them at {st.CONFIDENCE:.0%} confidence, "
+                 f"and each of {', '.join(f for f in order if f not in leaders)} is beaten by one")
+    return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: "
                   f"{_describe(closest, *weakest[closest])}")
 
 
@@ -120,7 +158,8 @@ def compare(pool: Pool) -> dict[str, Any]:
             rank_p, rank_p_reverse = st.rank_test(scores[a], scores[b])
             pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None,
                           "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
-    winner, reason = decide({entry["family"]: entry["n"] for entry in families}, pairs)
+    sizes = {entry["family"]: entry["n"] for entry in families}
+    winner, reason = decide(sizes, pairs)
     return {
         "metric": pool.metric, "direction": pool.direction, "by": list(pool.by), "values": pool.value_source,
         "value_counts": pool.value_counts, "dataset": pool.dataset,
@@ -129,5 +168,6 @@ def compare(pool: Pool) -> dict[str, Any]:
         "statistics": {"bootstrap": "scipy.stats.bootstrap", "method": st.METHOD, "confidence": st.CONFIDENCE,
                        "n_resamples": st.N_RESAMPLES, "seed": st.SEED,
                        "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
-        "families": families, "pairs": pairs, "winner": winner, "reason": reason, "notes": list(pool.notes),
+        "families": families, "pairs": pairs, "winner": winner, "reason": reason,
+        "leaders": leading_group(sizes, pairs), "beats": dominance(sizes, pairs), "notes": list(pool.notes),
     }

@@ -44,11 +44,32 @@ class AxisVerdict:
     def winner(self) -> str | None:
         return self.doc["winner"]
 
+    @property
+    def leaders(self) -> list[str]:
+        """The families no other beats at 95% -- only when that is fewer than all of them."""
+        leaders = self.doc.get("leaders") or []
+        return leaders if 0 < len(leaders) < len(self.doc["families"]) else []
+
+    def lead(self) -> str:
+        """'cvae and vae lead: ... each beats dcgan, gan' -- what the leading group is known to beat."""
+        beats = self.doc.get("beats") or {}
+        common = [f["family"] for f in self.doc["families"]
+                  if all(f["family"] in beats.get(leader, []) for leader in self.leaders)]
+        names = " and ".join([", ".join(self.leaders[:-1]), self.leaders[-1]] if len(self.leaders) > 1 else self.leaders)
+        verb = "leads" if len(self.leaders) == 1 else "lead"
+        text = f"{names} {verb}: no other family beats {'it' if len(self.leaders) == 1 else 'them'} at 95% confidence"
+        if common:
+            text += f", and {'it beats' if len(self.leaders) == 1 else 'each beats'} {', '.join(common)}"
+        return text
+
     def sentence(self) -> str:
         metric = self.metric.removeprefix("eval/")
         if self.winner:
             return (f"{self.axis.capitalize()} ({metric}): {self.winner} wins -- a random trial of it beats a "
                     f"random trial of every other family, each at 95% confidence.")
+        if self.leaders:
+            closest = self.doc["reason"].rpartition("closest: ")[2]
+            return f"{self.axis.capitalize()} ({metric}): no single winner; {self.lead()} (closest: {closest})."
         return f"{self.axis.capitalize()} ({metric}): no family wins at 95% confidence ({self.doc['reason']})."
 
 
@@ -95,6 +116,10 @@ def summary(verdicts: list[AxisVerdict]) -> str:
         return f"{winners.pop()} wins on every axis judged, at 95% confidence."
     if winners:
         return "Some axes have a winner at 95% confidence, others none: read them one by one below."
+    led = [v for v in verdicts if v.leaders]
+    if led:
+        return ("No single family wins at 95% confidence, but some are told apart: "
+                + "; ".join(f"{v.axis} ({v.metric.removeprefix('eval/')}): {v.lead()}" for v in led) + ".")
     return "No family wins on any axis at 95% confidence: the differences are within trial-to-trial variation."
 
 
@@ -102,7 +127,13 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
     """Trials that differ only in their seed: the metric's spread at fixed hyperparameters."""
     from .trials import row_value
 
+    from ..compare.trials import setting_text
+
+    # The keys whose values differ between trials (besides family and seed) name each setting.
+    varying = sorted(k for k in {k for row in rows for k in row.config} - {"family", "train.seed"}
+                     if len({repr(row.config.get(k)) for row in rows}) > 1)
     groups: dict[tuple[str, str], list[float]] = {}
+    labels: dict[tuple[str, str], str] = {}
     for row in rows:
         value = row_value(row, metric)
         if value is None or row.failed or "train.seed" not in row.config:
@@ -110,13 +141,15 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
         settings = {k: v for k, v in row.config.items() if k != "train.seed"}
         key = (row.family or "?", repr(sorted(settings.items(), key=lambda kv: kv[0])))
         groups.setdefault(key, []).append(value)
+        labels.setdefault(key, " ".join(setting_text(k, row.config.get(k)) for k in varying if k in row.config))
     out = []
-    for (family, _), values in groups.items():
+    for key, values in groups.items():
         if len(values) < 2:
             continue
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-        out.append({"family": family, "seeds": len(values), "min": min(values), "max": max(values), "std": std})
+        out.append({"family": key[0], "setting": labels[key], "seeds": len(values), "min": min(values),
+                    "max": max(values), "std": std})
     return sorted(out, key=lambda g: (g["family"], -g["seeds"]))
 
 
@@ -198,9 +231,11 @@ def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: st
         parts.append("</div>")
     if spread:
         parts.append(f"<h3>Seed-to-seed spread at fixed hyperparameters ({e(metric)})</h3><table><tr>"
-                     "<th class='name'>family</th><th>seeds</th><th>min</th><th>max</th><th>std</th></tr>")
+                     "<th class='name'>family</th><th class='name'>setting</th><th>seeds</th><th>min</th><th>max</th>"
+                     "<th>std</th></tr>")
         for group in spread:
-            parts.append(f"<tr><td class='name'>{e(group['family'])}</td><td>{group['seeds']}</td>"
+            parts.append(f"<tr><td class='name'>{e(group['family'])}</td><td class='name'>{e(group['setting'])}</td>"
+                         f"<td>{group['seeds']}</td>"
                          + "".join(f"<td>{group[k]:.4g}</td>" for k in ("min", "max", "std")) + "</tr>")
         parts.append("</table>")
     else:
