@@ -39,6 +39,7 @@ from rich.table import Table  # noqa: E402
 
 from gvcore.config import Config, apply_overrides  # noqa: E402
 from gvcore.data import ImageDataset, load_dataset  # noqa: E402
+from gvcore.errors import GVError  # noqa: E402
 from gvcore.families import FAMILIES, resolve_config  # noqa: E402
 from gvcore.metrics import Scorer, generate_samples, reference_from_images  # noqa: E402
 from gvcore.trainer import load_model, train  # noqa: E402
@@ -130,4 +131,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(os.cpu_count() or 1)
-    main()
+    try:
+        main()
+    except GVError as exc:  # a bad --set, a budget key given twice: one line, like gv itself
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -22,12 +22,13 @@ from .errors import GVError
 
 # Training defaults by kind, as dotted config keys; the Config fields are None = "the family's
 # default". The seed reports fix the architectures; these settings were chosen by measurement on
-# mnist-5k (README "Defaults"; sweeps/defaults-mnist-5k.yaml reruns the study):
+# mnist-5k (README "Defaults": bench/bench_quality.py runs, and the defaults-mnist-5k-{vae,gan}
+# sweeps compared with `gv compare --by`):
 # * GANs keep seed 000's settings: Adam lr 1e-3, beta1 0.5 (DCGAN paper), LeakyReLU 0.01, z of 100.
 # * VAEs (seed 001 table 2 nets, 20-d latent): at 135 s on 2 cores the test negative ELBO went from
-#   129 nats (lr 1e-3, slope 0.01, dropout 0.3, no warm-up) to 109.4: dropout off (-12 nats), KL
-#   warm-up over 2,000 steps (-4; the latent's KL rose from 12 to 22 nats), LeakyReLU slope 0.2
-#   (-5: with 0.01 the deep encoder passes little gradient), lr 5e-4 (-2).
+#   129.7 nats (lr 1e-3, slope 0.01, dropout 0.3, no warm-up) to 110.5. Added in turn at 60 s on
+#   one core, from 123.5 with dropout already off (it cost 12 nats): a KL warm-up -4 (the latent's
+#   KL rose from 13 to 16 nats), then LeakyReLU slope 0.2 -5, then lr 5e-4 -2.
 TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
     "gan": {"optim.lr": 1e-3, "optim.beta1": 0.5, "model.latent_dim": 100, "model.leaky_slope": 0.01,
             "model.kl_warmup": 0},
@@ -53,7 +54,7 @@ class ModelConfig:
     # None = the family's default (100 for GANs, 20 for VAEs; seed 001 table 1).
     latent_dim: int | None = None
     # Negative slope of every LeakyReLU; None = the family's default (0.01 for GANs as seed 000
-    # specifies, 0.2 for VAEs: measured, see gvcore/families.py).
+    # specifies, 0.2 for VAEs: measured, see TRAINING_DEFAULTS above).
     leaky_slope: float | None = None
     # Dropout in the VAE encoder. Seed 001 table 2 has 0.3; measured on mnist-5k it costs the VAE
     # 12 nats of test likelihood for no gain, so it is off unless asked for.

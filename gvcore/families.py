@@ -325,10 +325,10 @@ class VAEModel(GenerativeModel):
         state_dict.setdefault(prefix + "steps_taken", torch.tensor(self.kl_warmup, dtype=torch.long))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def kl_weight_now(self) -> Tensor:
-        """kl_weight, scaled by the warm-up's progress (a tensor: no device sync per step)."""
+    def kl_weight_now(self) -> Tensor | float:
+        """kl_weight, scaled by the warm-up's progress (a tensor during warm-up: no device sync)."""
         if not self.kl_warmup:
-            return torch.tensor(self.kl_weight)
+            return self.kl_weight
         return self.kl_weight * (self.steps_taken.float() / self.kl_warmup).clamp(max=1.0)
 
     def networks(self) -> dict[str, nn.Module]:

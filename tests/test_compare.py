@@ -375,13 +375,26 @@ def test_by_pools_seeds_of_one_setting_and_crowns_the_best_setting(tmp_path):
     board.write_text(json.dumps(doc))
     by_setting = compare_json(str(sweep), "--by", "optim.lr,model.dropout")
     assert by_setting["by"] == ["optim.lr", "model.dropout"]
-    assert {f["family"]: f["n"] for f in by_setting["families"]} == {"vae lr=0.0005 dropout=0": 6,
-                                                                     "vae lr=0.001 dropout=0": 6}
-    assert by_setting["winner"] == "vae lr=0.0005 dropout=0"
-    assert family(by_setting, "vae lr=0.0005 dropout=0")["median"] == pytest.approx(float(np.median(good)))
+    assert {f["family"]: f["n"] for f in by_setting["families"]} == {"vae lr=0.0005 dropout=0.0": 6,
+                                                                     "vae lr=0.001 dropout=0.0": 6}
+    assert by_setting["winner"] == by_setting["pick"] == "vae lr=0.0005 dropout=0.0"
+    assert family(by_setting, "vae lr=0.0005 dropout=0.0")["median"] == pytest.approx(float(np.median(good)))
     # Without --by the twelve trials are one family: nothing to compare.
     plain = compare_json(str(sweep))
     assert plain["by"] == [] and [f["n"] for f in plain["families"]] == [12] and plain["winner"] is None
+    assert "pick" not in plain
+
+
+def test_by_keeps_close_values_apart_and_names_unrecorded_ones_default(tmp_path):
+    sweep = write_leaderboard(tmp_path / "close", {"gan": [30.0, 31.0, 32.0]})
+    board = sweep / "leaderboard.json"
+    doc = json.loads(board.read_text())
+    doc["rows"][0]["config"]["optim.lr"] = 0.00123456789
+    doc["rows"][1]["config"]["optim.lr"] = 0.00123456781  # equal to 8 digits: still another setting
+    del doc["rows"][2]["config"]["optim.lr"]  # an older row that ran with the family's default
+    board.write_text(json.dumps(doc))
+    groups = sorted(f["family"] for f in compare_json(str(sweep), "--by", "optim.lr")["families"])
+    assert groups == ["gan lr=0.00123456781", "gan lr=0.00123456789", "gan lr=default"]
 
 
 def test_by_refuses_keys_that_are_not_config_keys_or_not_recorded(tmp_path):

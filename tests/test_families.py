@@ -283,6 +283,19 @@ class TestFamilyContract:
         old = build_model(config)
         old.load_state_dict(old_state)
         assert float(old.kl_weight_now()) == 1.0
+        # What is optimised is the warmed-up bound: the first step of a warm-up moves the weights
+        # exactly as a run with no KL term at all does.
+        def first_step(model_section: dict) -> dict[str, torch.Tensor]:
+            torch.manual_seed(3)
+            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": model_section})))
+            torch.manual_seed(4)
+            twin.train_step(images, labels, twin.make_optimizers())
+            return twin.state_dict()
+
+        warming, no_kl = first_step({"kl_warmup": 4}), first_step({"kl_weight": 0.0, "kl_warmup": 0})
+        assert all(torch.equal(warming[k], no_kl[k]) for k in warming if k != "steps_taken")
+        full = first_step({"kl_warmup": 0})
+        assert not all(torch.equal(warming[k], full[k]) for k in warming if k != "steps_taken")
         # kl_warmup 0 is off: the full weight from the first step.
         off = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0}})))
         assert float(off.kl_weight_now()) == off.kl_weight

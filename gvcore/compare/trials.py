@@ -225,8 +225,10 @@ def _value(trial: TrialRecord, metric: str, source: str) -> tuple[float | None, 
 
 
 def setting_text(key: str, value: Any) -> str:
-    """``optim.lr``, 0.0005 -> ``lr=0.0005``: how a setting is named in tables and groups."""
-    return f"{key.rsplit('.', 1)[-1]}={value:g}" if isinstance(value, float) else f"{key.rsplit('.', 1)[-1]}={value}"
+    """``optim.lr``, 0.0005 -> ``lr=0.0005``: how a setting is named in tables and groups. Floats
+    print as their shortest round-trip text (repr), so two different values never share a name;
+    a row that doesn't record the key ran with the family's default."""
+    return f"{key.rsplit('.', 1)[-1]}={'default' if value is None else repr(value) if isinstance(value, float) else value}"
 
 
 def group_of(trial: TrialRecord, by: list[str]) -> str:

@@ -17,8 +17,10 @@ the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``
                expected_best [k = 1..n], expected_best_lower, expected_best_upper}]  (best median first),
     pairs [{a, b, p, ci}]  p = P(a random a trial beats a random b trial), ties half; P(b beats a) = 1 - p,
     winner (family or null), reason,
-    leaders [the families no other family beats at 95%; all of them when none is told apart],
-    beats {family: [the families it beats at 95%]}, notes
+    leaders [the families no other family beats at 95%, best median first: all of them when none is
+             told apart, none when wins go round in a cycle],
+    beats {family: [the families it beats at 95%]}, notes,
+    pick (only with --by: the best median among the leading group, the setting to adopt)
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ def leading_group(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> list[st
     return [f for f in sizes if f not in beaten]
 
 
+def pick(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> str | None:
+    """With --by, the setting to adopt: the best median (``sizes`` is in table order, best median
+    first) among those no other setting beats at 95%. A choice, not a win: the winner says that."""
+    leaders = leading_group(sizes, pairs)
+    return leaders[0] if leaders else next(iter(sizes), None)
+
+
 def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
     """(winner or None, why). ``sizes``: family -> trials, in table order; ``pairs`` as in the document."""
     order = list(sizes)
@@ -136,7 +145,7 @@ def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | No
     closest = max(order, key=lambda f: (_wins(*weakest[f][1:]), weakest[f][2][0], -weakest[f][3], weakest[f][1]))
     leaders = leading_group(sizes, pairs)
     group = ""
-    if len(leaders) < len(order):
+    if 0 < len(leaders) < len(order):  # (empty when wins go round in a cycle: nothing to say then)
         group = (f"; leading group {', '.join(leaders)}: no family beats them at {st.CONFIDENCE:.0%} confidence, "
                  f"and each of {', '.join(f for f in order if f not in leaders)} is beaten by one")
     return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: "
@@ -170,4 +179,4 @@ def compare(pool: Pool) -> dict[str, Any]:
                        "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
         "families": families, "pairs": pairs, "winner": winner, "reason": reason,
         "leaders": leading_group(sizes, pairs), "beats": dominance(sizes, pairs), "notes": list(pool.notes),
-    }
+    } | ({"pick": pick(sizes, pairs)} if pool.by else {})
