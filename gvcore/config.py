@@ -31,9 +31,14 @@ from .errors import GVError
 #   KL rose from 13 to 16 nats), then LeakyReLU slope 0.2 -5, then lr 5e-4 -2.
 TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
     "gan": {"optim.lr": 1e-3, "optim.beta1": 0.5, "model.latent_dim": 100, "model.leaky_slope": 0.01,
-            "model.kl_warmup": 0},
+            "model.kl_warmup": 0, "train.r1_gamma": 10.0},
     "vae": {"optim.lr": 5e-4, "optim.beta1": 0.9, "model.latent_dim": 20, "model.leaky_slope": 0.2,
-            "model.kl_warmup": 2000},
+            "model.kl_warmup": 2000, "train.r1_gamma": 0.0},
+}
+# Where one family departs from its kind's row.
+FAMILY_DEFAULTS: dict[str, dict[str, float | int]] = {
+    "lsgan": {"train.r1_gamma": 30.0},  # its squared-error outputs take a stronger penalty: 10 of 10 classes
+    "dcgan": {"train.r1_gamma": 0.0},  # draws every class without it; its conv R1 is not measured
 }
 
 
@@ -112,6 +117,10 @@ class TrainConfig:
     eval_every: int = 0
     # One-sided label smoothing for the BCE discriminator's real targets (0 = off).
     label_smoothing: float = 0.0
+    # R1 penalty on the discriminator (Mescheder et al. 2018): gamma/2 * |grad_x D(x)|^2 on real
+    # images, added to its loss every step. None = the family's default (see TRAINING_DEFAULTS);
+    # 0 = off.
+    r1_gamma: float | None = None
     # torch threads for this run; 0 = leave torch's default.
     threads: int = 0
 

@@ -52,11 +52,17 @@ def test_counting_a_step_leaves_weights_optimizers_and_rng_as_they_were(family):
 def test_flops_per_step_are_counted_not_assumed():
     images, labels = real_batch(64)
     per_family = {family: count_flops_per_step(fresh_model(family)[0], images, labels) for family in FAMILIES}
-    # The convolutional DCGAN costs about ten MLP GAN steps; the MLP families are within 10% of each other.
-    assert 8 < per_family["dcgan"] / per_family["gan"] < 12
-    mlp = [per_family[f] for f in ("gan", "lsgan", "cgan", "vae", "cvae")]
-    assert max(mlp) / min(mlp) < 1.1
-    assert per_family["lsgan"] == per_family["gan"]  # the same networks, another loss
+    # The convolutional DCGAN costs about eight MLP GAN steps; the MLP families of one kind are
+    # within 10% of each other.
+    assert 7 < per_family["dcgan"] / per_family["gan"] < 12
+    for kind in (("gan", "lsgan", "cgan"), ("vae", "cvae")):
+        assert max(per_family[f] for f in kind) / min(per_family[f] for f in kind) < 1.1
+    assert per_family["lsgan"] == per_family["gan"]  # the same networks, another loss (R1 at another weight)
+    # The R1 step is counted: about a fifth more than the adversarial step alone.
+    plain = resolve_config(tiny_config("gan"))
+    plain.train.r1_gamma = 0.0
+    without_r1 = count_flops_per_step(build_model(plain), images, labels)
+    assert 1.1 < per_family["gan"] / without_r1 < 1.4
     # Matmuls scale with the batch: half the batch, half the FLOPs.
     half = count_flops_per_step(fresh_model("gan")[0], images[:32], labels[:32])
     assert half * 2 == pytest.approx(per_family["gan"], rel=1e-6)
