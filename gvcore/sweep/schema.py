@@ -19,7 +19,7 @@ from .spec import (DEFAULT_FINAL_EVAL_SAMPLES, DEFAULT_MAX_TRIALS, DEFAULT_METRI
 # PBT copies a better trial's weights into a worse one and perturbs these; keys that change the
 # networks' shapes (latent size, architecture, widths) can't be carried across a copy.
 PBT_MUTABLE = ("optim.lr", "optim.lr_discriminator", "optim.beta1", "optim.beta2", "optim.weight_decay",
-               "model.kl_weight", "model.dropout", "model.leaky_slope", "train.label_smoothing")
+               "model.kl_weight", "model.dropout", "model.leaky_slope", "train.label_smoothing", "train.r1_gamma")
 
 # Keys with their own top-level field in a sweep file; setting them in `base` / `search` too would
 # leave two places saying different things.
