@@ -103,7 +103,7 @@ def test_train_with_a_flop_budget_and_resume_it_with_a_larger_one(tmp_path):
     resumed = json.loads((run / "result.json").read_text())
     assert resumed["step"] == int(2.4e9 // per_step) == 8 and resumed["flops_per_step"] == per_step
     assert [line["step"] for line in loss_lines(run)] == list(range(1, 9))
-    assert json.loads((run / "config.json").read_text())["config"]["train"]["flops"] == 2.0e9
+    assert json.loads((run / "config.json").read_text())["config"]["train"]["flops"] == 2.4e9
 
 
 def test_train_with_a_seconds_budget(tmp_path):
