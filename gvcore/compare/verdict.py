@@ -119,11 +119,10 @@ def leading_group(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> list[st
     return [f for f in sizes if f not in beaten]
 
 
-def pick(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> str | None:
-    """With --by, the setting to adopt: the best median (``sizes`` is in table order, best median
-    first) among those no other setting beats at 95%. A choice, not a win: the winner says that."""
-    leaders = leading_group(sizes, pairs)
-    return leaders[0] if leaders else next(iter(sizes), None)
+def pick(leaders: list[str], order: list[str]) -> str | None:
+    """With --by, the setting to adopt: the best median (``order`` is the table's, best median
+    first) among the leaders, those no other setting beats at 95%. A choice, not a win."""
+    return leaders[0] if leaders else next(iter(order), None)
 
 
 def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
@@ -169,6 +168,7 @@ def compare(pool: Pool) -> dict[str, Any]:
                           "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
     sizes = {entry["family"]: entry["n"] for entry in families}
     winner, reason = decide(sizes, pairs)
+    leaders = leading_group(sizes, pairs)
     return {
         "metric": pool.metric, "direction": pool.direction, "by": list(pool.by), "values": pool.value_source,
         "value_counts": pool.value_counts, "dataset": pool.dataset,
@@ -178,5 +178,5 @@ def compare(pool: Pool) -> dict[str, Any]:
                        "n_resamples": st.N_RESAMPLES, "seed": st.SEED,
                        "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
         "families": families, "pairs": pairs, "winner": winner, "reason": reason,
-        "leaders": leading_group(sizes, pairs), "beats": dominance(sizes, pairs), "notes": list(pool.notes),
-    } | ({"pick": pick(sizes, pairs)} if pool.by else {})
+        "leaders": leaders, "beats": dominance(sizes, pairs), "notes": list(pool.notes),
+    } | ({"pick": pick(leaders, order)} if pool.by else {})
