@@ -7,16 +7,19 @@ digits (../shared/data/mnist-t10k, or --t10k DIR), else mnist-5k's 500 held-out 
 
 * steps done and images/s;
 * gv's FID (the evaluator's classifier features) of 10,000 samples against the test digits, and
-  the classes covered (a class counts when it gets at least a quarter of its share in the data);
+  the classes covered (a class counts when it gets at least a quarter of its share in the data)
+  and the smallest class's share of the samples;
 * for VAEs, the test negative ELBO in nats per image (Bernoulli pixels in [0, 1], one latent draw
   per image, as the VAE literature reports it) and the importance-weighted NLL with k = 100.
 
 A table to compare runs before and after a change: ``--set`` pins a config key for every family
-(e.g. the old VAE settings), ``--steps`` trains a fixed number of steps instead of seconds.
+(e.g. the old VAE settings), ``--steps`` trains a fixed number of steps instead of seconds, and
+``--seeds 0,1,2,3`` repeats every family over those training seeds (a line per family then says how
+many seeds cover all ten classes).
 
     python bench/bench_quality.py                                   # all six families, 90 s each
     python bench/bench_quality.py --families vae,cvae --seconds 135
-    python bench/bench_quality.py --families gan,lsgan,cgan --steps 1000
+    python bench/bench_quality.py --families gan,lsgan,cgan --steps 1000 --seeds 0,1,2,3
     python bench/bench_quality.py --families vae --set model.dropout=0.3 --set model.kl_warmup=0
     python bench/bench_quality.py --device cuda
 """
@@ -27,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -60,7 +64,7 @@ def scorer_for(t10k_dir: Path) -> Scorer:
     return dataclasses.replace(scorer, reference=reference, test_set=test_set)
 
 
-def run(family: str, args: argparse.Namespace, root: Path) -> dict:
+def run(family: str, seed: int, args: argparse.Namespace, root: Path) -> dict:
     cfg = Config(family=family)
     if args.steps:
         cfg.train.steps = args.steps
@@ -68,14 +72,15 @@ def run(family: str, args: argparse.Namespace, root: Path) -> dict:
         cfg.train.seconds = args.seconds
     cfg.train.device = args.device
     cfg.train.threads = args.threads
-    cfg.train.seed = args.seed
+    cfg.train.seed = seed
     cfg.eval.metrics = ""  # scored once, below, on the test digits
     cfg = resolve_config(apply_overrides(cfg, args.set))
-    result = train(cfg, root / family)
+    run_dir = root / f"{family}-{seed}"
+    result = train(cfg, run_dir)
     if result.status != "done":
-        return {"family": family, "status": result.status, "message": result.message}
-    return {"family": family, "status": "done", "steps": result.step, "train_s": round(result.train_time, 1),
-            "images_per_s": round(result.images_per_s), "run_dir": str(root / family)}
+        return {"family": family, "seed": seed, "status": result.status, "message": result.message}
+    return {"family": family, "seed": seed, "status": "done", "steps": result.step,
+            "train_s": round(result.train_time, 1), "images_per_s": round(result.images_per_s), "run_dir": str(run_dir)}
 
 
 def score(row: dict, scorer: Scorer) -> dict:
@@ -83,7 +88,8 @@ def score(row: dict, scorer: Scorer) -> dict:
     images, labels = generate_samples(model, SAMPLES, seed=0)
     names = ["fid", "modes"] + (["nelbo", "iw_nll"] if model.kind == "vae" else [])
     scores = scorer.score(images, labels if model.conditional else None, names, model, bootstrap=False)
-    row.update({"fid": round(scores["fid"], 2), "classes": int(scores["classes_covered"])})
+    row.update({"fid": round(scores["fid"], 2), "classes": int(scores["classes_covered"]),
+                "smallest_class": round(min(v for k, v in scores.items() if k.startswith("class_frac/")), 4)})
     if model.kind == "vae":
         row.update({"nelbo": round(scores["nelbo"], 2), "nelbo_kl": round(scores["nelbo_kl"], 2),
                     "iw_nll": round(scores["iw_nll"], 2)})
@@ -97,12 +103,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="train this many steps instead of --seconds")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: every core)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds, each a run of every family")
     parser.add_argument("--set", action="append", default=[], help="pin a config key for every family, key=value")
     parser.add_argument("--t10k", type=Path, default=DEFAULT_T10K)
     args = parser.parse_args()
     families = [f.strip() for f in args.families.split(",") if f.strip()]
-    console = Console()
+    try:
+        seeds = list(dict.fromkeys(int(s) for s in args.seeds.split(",") if s.strip()))
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise GVError(f"bad --seeds '{args.seeds}': give comma-separated integers, e.g. 0,1,2,3")
+    if any(item.split("=", 1)[0].strip() == "train.seed" for item in args.set):
+        raise GVError("bad --set train.seed: the seeds come from --seeds")
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets the whole table
     scorer = scorer_for(args.t10k)
     budget = f"{args.steps} steps" if args.steps else f"{args.seconds:g} s of training"
     console.print(f"bench_quality: {budget} per family on {args.device} ({args.threads} threads), scored on "
@@ -110,23 +124,32 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in families:
-            row = run(family, args, Path(tmp))
-            if row["status"] == "done":
-                row = score(row, scorer)
-            rows.append(row)
-            console.print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}))
+            for seed in seeds:
+                row = run(family, seed, args, Path(tmp))
+                if row["status"] == "done":
+                    row = score(row, scorer)
+                rows.append(row)
+                console.print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}))
     table = Table(title=f"every family at {budget} ({args.device}); scored on {scorer.reference.description}")
-    for column in ("family", "steps", "train s", "images/s", "FID", "classes", "test nELBO (KL)", "IW-NLL k=100"):
+    for column in ("family", "seed", "steps", "train s", "images/s", "FID", "classes", "smallest class",
+                   "test nELBO (KL)", "IW-NLL k=100"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for row in rows:
         if row["status"] != "done":
-            table.add_row(row["family"], row["status"], "", "", "", "", row.get("message", ""), "")
+            table.add_row(row["family"], str(row["seed"]), row["status"], "", "", "", "", "", row.get("message", ""), "")
             continue
         nelbo = f"{row['nelbo']:.1f} ({row['nelbo_kl']:.1f})" if "nelbo" in row else "-"
-        table.add_row(row["family"], str(row["steps"]), f"{row['train_s']:.0f}", str(row["images_per_s"]),
-                      f"{row['fid']:.1f}", f"{row['classes']}/10", nelbo,
-                      f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-")
+        table.add_row(row["family"], str(row["seed"]), str(row["steps"]), f"{row['train_s']:.0f}",
+                      str(row["images_per_s"]), f"{row['fid']:.1f}", f"{row['classes']}/10",
+                      f"{row['smallest_class']:.1%}", nelbo, f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-")
     console.print(table)
+    if len(seeds) > 1:  # the spread over seeds: a default must hold for every seed, not the lucky one
+        for family in families:
+            done = [r for r in rows if r["family"] == family and r["status"] == "done"]
+            if done:
+                fids = sorted(r["fid"] for r in done)
+                console.print(f"{family}: {sum(r['classes'] == 10 for r in done)} of {len(seeds)} seeds cover 10/10 "
+                              f"classes; FID median {statistics.median(fids):.1f} (range {fids[0]:.1f}-{fids[-1]:.1f})")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from gvcore.compare import statistics as st
-from gvcore.compare.verdict import decide
+from gvcore.compare.verdict import decide, picks
 from board_helpers import write_leaderboard
 from helpers import assert_one_line_error
 from sweep_helpers import REPO, invoke
@@ -62,6 +62,8 @@ def test_two_families_from_the_same_distribution_have_no_winner(tmp_path):
     p, ci = pair(doc, "gan", "lsgan")
     assert ci[0] < 0.5 < ci[1] and ci[0] <= p <= ci[1]
     assert "P = " in doc["reason"] and "[" in doc["reason"]
+    assert doc["closest"].startswith(("gan vs lsgan: P = ", "lsgan vs gan: P = "))
+    assert doc["reason"].endswith("closest: " + doc["closest"])
 
 
 def test_clearly_separated_families_on_a_min_metric_crown_the_lowest(tmp_path):
@@ -138,9 +140,11 @@ def test_one_trial_per_family_gives_no_winner_and_says_why(tmp_path):
 
 def test_a_single_family_with_one_trial_blocks_the_verdict():
     sizes = {"dcgan": 10, "gan": 1}
-    winner, reason = decide(sizes, [{"a": "dcgan", "b": "gan", "p": 1.0, "ci": None}])
-    assert winner is None and reason.startswith("gan has 1 trial: no confidence possible")
-    assert decide({"vae": 5}, []) == (None, "only one family (vae): nothing to compare it with")
+    verdict = decide(sizes, [{"a": "dcgan", "b": "gan", "p": 1.0, "ci": None}])
+    assert verdict.winner is None and verdict.reason.startswith("gan has 1 trial: no confidence possible")
+    assert verdict.closest is None and verdict.leaders == ["dcgan", "gan"]
+    single = decide({"vae": 5}, [])
+    assert (single.winner, single.reason) == (None, "only one family (vae): nothing to compare it with")
 
 
 def test_failed_trials_count_in_n_and_failed_and_running_ones_are_left_out(tmp_path):
@@ -377,12 +381,54 @@ def test_by_pools_seeds_of_one_setting_and_crowns_the_best_setting(tmp_path):
     assert by_setting["by"] == ["optim.lr", "model.dropout"]
     assert {f["family"]: f["n"] for f in by_setting["families"]} == {"vae lr=0.0005 dropout=0.0": 6,
                                                                      "vae lr=0.001 dropout=0.0": 6}
-    assert by_setting["winner"] == by_setting["pick"] == "vae lr=0.0005 dropout=0.0"
+    assert by_setting["winner"] == "vae lr=0.0005 dropout=0.0"
+    assert by_setting["picks"] == {"vae": "vae lr=0.0005 dropout=0.0"}
     assert family(by_setting, "vae lr=0.0005 dropout=0.0")["median"] == pytest.approx(float(np.median(good)))
     # Without --by the twelve trials are one family: nothing to compare.
     plain = compare_json(str(sweep))
     assert plain["by"] == [] and [f["n"] for f in plain["families"]] == [12] and plain["winner"] is None
-    assert "pick" not in plain
+    assert "picks" not in plain
+
+
+def test_by_picks_a_setting_for_each_family_against_its_own_settings_only(tmp_path):
+    # Every gan setting is far worse than every vae one, yet gan still gets its own best setting:
+    # defaults are per family. gan's two settings can't be told apart, so the better median is picked.
+    trials = {"vae": normal(11, 100.0, 1.0, 5) + normal(12, 120.0, 1.0, 5),
+              "gan": normal(13, 300.0, 5.0, 5) + normal(14, 302.0, 5.0, 5)}
+    sweep = write_leaderboard(tmp_path / "two", trials)
+    board = sweep / "leaderboard.json"
+    doc = json.loads(board.read_text())
+    seen: dict[str, int] = {}
+    for row in doc["rows"]:  # rows come family by family: the first five of each are lr 5e-4
+        index = seen[row["family"]] = seen.get(row["family"], -1) + 1
+        row["config"].update({"optim.lr": 5e-4 if index < 5 else 1e-3, "train.seed": index % 5})
+    board.write_text(json.dumps(doc))
+    by_setting = compare_json(str(sweep), "--by", "optim.lr")
+    medians = {f["family"]: f["median"] for f in by_setting["families"]}
+    best_gan = min(("gan lr=0.0005", "gan lr=0.001"), key=medians.get)
+    assert by_setting["picks"] == {"vae": "vae lr=0.0005", "gan": best_gan}
+    assert by_setting["beats"]["vae lr=0.0005"] == [g for g in medians if g != "vae lr=0.0005"]
+    assert by_setting["beats"]["gan lr=0.0005"] == by_setting["beats"]["gan lr=0.001"] == []
+    text = invoke(["compare", str(sweep), "--by", "optim.lr"])
+    assert text.exit_code == 0 and f"pick for gan: {best_gan}" in " ".join(text.stdout.split())
+
+
+def test_a_family_pick_is_a_setting_no_other_of_that_family_beats_not_merely_the_best_median():
+    # gan A has the better median, but gan B beats it at 95% (say A's trials spread widely); a vae
+    # setting beats both, which must not matter. A setting with one trial can't be weighed.
+    sizes = {"vae x": 6, "gan A": 6, "gan B": 6, "gan C": 1}
+    order = list(sizes)
+    won = {"p": 0.9, "ci": [0.7, 1.0], "rank_p": 0.001, "rank_p_reverse": 0.999}
+    pairs = [{"a": "vae x", "b": "gan A", **won}, {"a": "vae x", "b": "gan B", **won},
+             {"a": "vae x", "b": "gan C", **won}, {"a": "gan B", "b": "gan A", **won},
+             {"a": "gan C", "b": "gan A", **won}, {"a": "gan C", "b": "gan B", **won}]
+    family_of = {g: g.split()[0] for g in order}
+    chosen, notes = picks(order, pairs, sizes, family_of)
+    assert chosen == {"vae": "vae x", "gan": "gan B"}
+    assert notes == ["gan's pick leaves out the settings with a single trial: gan C"]
+    # Every setting of a family with one trial each: no confidence possible, the best median is picked.
+    chosen, _ = picks(order, pairs, {**sizes, "gan A": 1, "gan B": 1}, family_of)
+    assert chosen["gan"] == "gan A"
 
 
 def test_by_keeps_close_values_apart_and_names_unrecorded_ones_default(tmp_path):

@@ -106,9 +106,9 @@ def print_comparison(doc: dict[str, Any], console: Console) -> None:
         console.print(f"[bold green]winner: {doc['winner']}[/] -- {escape(doc['reason'])}", soft_wrap=True)
     else:
         console.print(f"[bold yellow]no winner[/]: {escape(doc['reason'])}", soft_wrap=True)
-    if doc.get("pick"):
-        console.print(f"pick: [bold]{escape(doc['pick'])}[/] (the best median among the settings no other beats at "
-                      "95% confidence)", soft_wrap=True)
+    for family, setting in (doc.get("picks") or {}).items():
+        console.print(f"pick for {escape(family)}: [bold]{escape(setting)}[/] (the best median among its settings "
+                      "that no other setting of it beats at 95% confidence)", soft_wrap=True)
     for note in doc["notes"]:
         console.print(f"[yellow]note: {escape(note)}[/]", soft_wrap=True)
 

@@ -131,6 +131,7 @@ class FamilyValues:
     values: list[float] = field(default_factory=list)
     failed: int = 0
     excluded: int = 0
+    family: str | None = None  # the model family (with --by the group is one setting of it)
 
 
 @dataclass
@@ -275,7 +276,7 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
     counts = {FINAL: 0, BEST_REPORT: 0}
     unfinished = missing = 0
     for trial in trials:
-        entry = families.setdefault(group_of(trial, by), FamilyValues())
+        entry = families.setdefault(group_of(trial, by), FamilyValues(family=trial.family))
         if trial.status in FAILED_STATUSES:
             entry.failed += 1
             continue

@@ -16,15 +16,18 @@ the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``
     families [{family, n, failed, excluded, median, median_failed, ci [low, high], iqm, iqm_failed,
                expected_best [k = 1..n], expected_best_lower, expected_best_upper}]  (best median first),
     pairs [{a, b, p, ci}]  p = P(a random a trial beats a random b trial), ties half; P(b beats a) = 1 - p,
-    winner (family or null), reason,
+    winner (family or null), reason, closest (the closest call, described; null with a winner or
+    when no confidence is possible),
     leaders [the families no other family beats at 95%, best median first: all of them when none is
              told apart, none when wins go round in a cycle],
     beats {family: [the families it beats at 95%]}, notes,
-    pick (only with --by: the best median among the leading group, the setting to adopt)
+    picks (only with --by: {family: the setting to adopt}, the best median among the family's settings
+    that no other setting of that family beats at 95%)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -103,52 +106,67 @@ def _no_confidence(sizes: dict[str, int]) -> str | None:
     return None
 
 
-def dominance(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """family -> the families it beats at 95% confidence (CI of P above 0.5 and the rank test), in
-    table order; every list empty when no confidence is possible."""
-    order = list(sizes)
-    if _no_confidence(sizes):
-        return {f: [] for f in order}
-    beats = _beats(pairs)
-    return {f: [g for g in order if g != f and _wins(*beats[f, g])] for f in order}
+@dataclass(frozen=True)
+class Verdict:
+    """What a comparison's pair table supports, worked out once."""
+
+    winner: str | None  # the family that beats every other at 95% confidence, if one does
+    reason: str  # why (or why not), in a sentence
+    closest: str | None  # the closest call, described (None with a winner or when no confidence is possible)
+    leaders: list[str]  # the families no other beats at 95% (all of them when nothing is told apart)
+    beats: dict[str, list[str]]  # family -> the families it beats at 95% confidence, in table order
 
 
-def leading_group(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> list[str]:
-    """The families no other family beats at 95% confidence (all of them when nothing is told apart)."""
-    beaten = {g for losers in dominance(sizes, pairs).values() for g in losers}
-    return [f for f in sizes if f not in beaten]
+def picks(order: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int],
+          family_of: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """With --by, the setting to adopt for each family, and notes: the best median (``order`` is the
+    table's, best median first) among that family's leaders -- its settings no other setting *of the
+    same family* beats at 95%. A choice, not a win; defaults are per family, so families don't
+    compete. Settings with a single trial can't be weighed and are left out while others have more."""
+    out: dict[str, str] = {}
+    notes: list[str] = []
+    for family in dict.fromkeys(family_of[group] for group in order):
+        groups = [g for g in order if family_of[g] == family]
+        weighed = [g for g in groups if sizes[g] >= 2] or groups
+        if len(weighed) < len(groups):
+            notes.append(f"{family}'s pick leaves out the settings with a single trial: "
+                         f"{', '.join(g for g in groups if g not in weighed)}")
+        inside = [p for p in pairs if p["a"] in weighed and p["b"] in weighed]
+        leaders = decide({g: sizes[g] for g in weighed}, inside).leaders
+        out[family] = leaders[0] if leaders else weighed[0]
+    return out, notes
 
 
-def pick(leaders: list[str], order: list[str]) -> str | None:
-    """With --by, the setting to adopt: the best median (``order`` is the table's, best median
-    first) among the leaders, those no other setting beats at 95%. A choice, not a win."""
-    return leaders[0] if leaders else next(iter(order), None)
-
-
-def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """(winner or None, why). ``sizes``: family -> trials, in table order; ``pairs`` as in the document."""
+def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> Verdict:
+    """The verdict of a pair table. ``sizes``: family -> trials, in table order; ``pairs`` as in the
+    document. A family beats another when the CI of P(it beats the other) lies above 0.5 and the
+    one-sided rank test passes."""
     order = list(sizes)
     why_not = _no_confidence(sizes)
     if why_not:
-        return None, why_not
-    beats = _beats(pairs)
+        return Verdict(None, why_not, None, order, {f: [] for f in order})
+    table = _beats(pairs)
+    beats = {f: [g for g in order if g != f and _wins(*table[f, g])] for f in order}
+    beaten = {g for losers in beats.values() for g in losers}
+    leaders = [f for f in order if f not in beaten]
     # Each family's weakest opponent: the one it is least sure to beat (failing the rank test
     # first, then the smallest lower bound).
-    weakest = {f: min(((g, *beats[f, g]) for g in order if g != f),
+    weakest = {f: min(((g, *table[f, g]) for g in order if g != f),
                       key=lambda t: (_wins(*t[1:]), t[2][0], -t[3], t[1], t[0])) for f in order}
     winners = [f for f in order if _wins(*weakest[f][1:])]
     if winners:
         winner = winners[0]
-        return winner, (f"a random {winner} trial beats a random trial of every other family at "
-                        f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}")
+        return Verdict(winner, f"a random {winner} trial beats a random trial of every other family at "
+                               f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}",
+                       None, leaders, beats)
     closest = max(order, key=lambda f: (_wins(*weakest[f][1:]), weakest[f][2][0], -weakest[f][3], weakest[f][1]))
-    leaders = leading_group(sizes, pairs)
+    closest_call = _describe(closest, *weakest[closest])
     group = ""
     if 0 < len(leaders) < len(order):  # (empty when wins go round in a cycle: nothing to say then)
         group = (f"; leading group {', '.join(leaders)}: no family beats them at {st.CONFIDENCE:.0%} confidence, "
                  f"and each of {', '.join(f for f in order if f not in leaders)} is beaten by one")
-    return None, (f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: "
-                  f"{_describe(closest, *weakest[closest])}")
+    return Verdict(None, f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: "
+                         f"{closest_call}", closest_call, leaders, beats)
 
 
 def compare(pool: Pool) -> dict[str, Any]:
@@ -167,8 +185,11 @@ def compare(pool: Pool) -> dict[str, Any]:
             pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None,
                           "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
     sizes = {entry["family"]: entry["n"] for entry in families}
-    winner, reason = decide(sizes, pairs)
-    leaders = leading_group(sizes, pairs)
+    verdict = decide(sizes, pairs)
+    chosen: dict[str, str] = {}
+    pick_notes: list[str] = []
+    if pool.by:
+        chosen, pick_notes = picks(order, pairs, sizes, {g: v.family or "?" for g, v in pool.families.items()})
     return {
         "metric": pool.metric, "direction": pool.direction, "by": list(pool.by), "values": pool.value_source,
         "value_counts": pool.value_counts, "dataset": pool.dataset,
@@ -177,6 +198,7 @@ def compare(pool: Pool) -> dict[str, Any]:
         "statistics": {"bootstrap": "scipy.stats.bootstrap", "method": st.METHOD, "confidence": st.CONFIDENCE,
                        "n_resamples": st.N_RESAMPLES, "seed": st.SEED,
                        "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
-        "families": families, "pairs": pairs, "winner": winner, "reason": reason,
-        "leaders": leaders, "beats": dominance(sizes, pairs), "notes": list(pool.notes),
-    } | ({"pick": pick(leaders, order)} if pool.by else {})
+        "families": families, "pairs": pairs, "winner": verdict.winner, "reason": verdict.reason,
+        "closest": verdict.closest, "leaders": verdict.leaders, "beats": verdict.beats,
+        "notes": list(pool.notes) + pick_notes,
+    } | ({"picks": chosen} if pool.by else {})

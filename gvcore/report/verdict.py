@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,8 @@ class AxisVerdict:
             return (f"{self.axis.capitalize()} ({metric}): {self.winner} wins -- a random trial of it beats a "
                     f"random trial of every other family, each at 95% confidence.")
         if self.leaders:
-            closest = self.doc["reason"].rpartition("closest: ")[2]
-            return f"{self.axis.capitalize()} ({metric}): no single winner; {self.lead()} (closest: {closest})."
+            return (f"{self.axis.capitalize()} ({metric}): no single winner; {self.lead()} "
+                    f"(closest: {self.doc['closest']}).")
         return f"{self.axis.capitalize()} ({metric}): no family wins at 95% confidence ({self.doc['reason']})."
 
 
@@ -146,10 +147,8 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
     for key, values in groups.items():
         if len(values) < 2:
             continue
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
         out.append({"family": key[0], "setting": labels[key], "seeds": len(values), "min": min(values),
-                    "max": max(values), "std": std})
+                    "max": max(values), "std": statistics.stdev(values)})
     return sorted(out, key=lambda g: (g["family"], -g["seeds"]))
 
 
