@@ -9,7 +9,8 @@ settings no other qualified setting of the family beats at 95% confidence.
     gv sweep defaults-mnist-5k-gan
     python bench/study_defaults.py runs/sweeps/defaults-mnist-5k-gan-<date>-<time> [more sweep dirs]
 
-Reads the sweeps' leaderboards and each trial's metrics.jsonl (local sweep directories).
+Reads the sweeps' leaderboards once (as `gv compare` does) and each trial's metrics.jsonl (local
+sweep directories).
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from gvcore import leaderboard  # noqa: E402
 from gvcore.compare import compare, load_pool  # noqa: E402
-from gvcore.compare.trials import group_of, trial_record  # noqa: E402
-from gvcore.compare.verdict import decide, picks  # noqa: E402
+from gvcore.compare.trials import group_of  # noqa: E402
+from gvcore.compare.verdict import leaders_among, picks  # noqa: E402
 from gvcore.errors import GVError  # noqa: E402
 from gvcore.rundir import read_metrics  # noqa: E402
 
@@ -50,24 +50,22 @@ def main() -> None:
     parser.add_argument("--by", default=",".join(BY))
     args = parser.parse_args()
     by = [k.strip() for k in args.by.split(",") if k.strip()]
-    doc = compare(load_pool(args.sweep_dirs, "eval/fid", by))
+    pool = load_pool(args.sweep_dirs, "eval/fid", by)
+    doc = compare(pool)
     coverage: dict[str, list[tuple[int, float] | None]] = {}
-    for directory in args.sweep_dirs:
-        for row in leaderboard.read(directory).rows:
-            if row.run_dir and row.family:
-                coverage.setdefault(group_of(trial_record(row), by), []).append(coverage_near(row.run_dir, args.step))
+    for trial in (t for sweep in pool.sweeps for t in sweep.trials if t.run_dir and t.family):
+        coverage.setdefault(group_of(trial, by), []).append(coverage_near(trial.run_dir, args.step))
     sizes = {f["family"]: f["n"] for f in doc["families"]}
     qualified = [g for g in sizes if coverage.get(g) and all(c is not None and c[0] == 10 for c in coverage[g])]
-    family_of = {g: g.split(" ", 1)[0] for g in sizes}
-    chosen, _ = picks([g for g in sizes if g in qualified], doc["pairs"], sizes, family_of)
+    family_of = {g: pool.families[g].family or "?" for g in sizes}
+    chosen, _ = picks(qualified, doc["pairs"], sizes, family_of)
     console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets the whole table
     table = Table(title=f"defaults study: FID at equal FLOPs, classes at step <= {args.step} (every seed)")
     for column in ("setting", "trials", "median FID [95% CI]", "classes (each trial)", "smallest class", "qualifies", ""):
         table.add_column(column)
     for family in dict.fromkeys(family_of.values()):
         groups = [g for g in sizes if family_of[g] == family]
-        leaders = decide({g: sizes[g] for g in groups},
-                         [p for p in doc["pairs"] if p["a"] in groups and p["b"] in groups]).leaders
+        leaders = leaders_among(groups, doc["pairs"], sizes)
         for entry in (f for f in doc["families"] if f["family"] in groups):
             g, cov = entry["family"], coverage.get(entry["family"], [])
             ci = f" [{entry['ci'][0]:.1f}, {entry['ci'][1]:.1f}]" if entry["ci"] else ""

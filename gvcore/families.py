@@ -288,7 +288,8 @@ class GANModel(GenerativeModel):
             # R1 (Mescheder et al. 2018) as its own step, like StyleGAN2's lazy regularisation at
             # interval 1: a discriminator kept flat around the real images can't push the generator
             # off them, which keeps the MLP GANs from collapsing onto a few digits in their first
-            # steps (measured: 9-10 of 10 classes at step 1,000 instead of 3).
+            # steps (measured at step 1,000 over 4 seeds: 10 of 10 classes in 3-4 of them, 2-6
+            # classes without it; the weights come from the defaults study, see TRAINING_DEFAULTS).
             # (the gradient is taken at a non-leaf copy: torch's FLOP counter can't follow grad() to a leaf)
             real = images.detach().requires_grad_(True).clone()
             (grad,) = torch.autograd.grad(self.discriminate(real, labels_or_none).sum(), real, create_graph=True)

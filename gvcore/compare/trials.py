@@ -43,6 +43,7 @@ class TrialRecord:
     best_report: dict[str, Any]
     final: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
+    run_dir: str | None = None  # the trial's run directory (metrics.jsonl, samples), when recorded
 
 
 def trial_record(row: LeaderboardRow) -> TrialRecord:
@@ -52,7 +53,7 @@ def trial_record(row: LeaderboardRow) -> TrialRecord:
     return TrialRecord(family=row.family or row.config.get("family"), status=row.status,
                        sweep_metric=row.metric, sweep_mode=row.mode, dataset=dataset,
                        best_metric=row.best_metric, best_report=dict(row.metrics), final=dict(row.final or {}),
-                       config=dict(row.config))
+                       config=dict(row.config), run_dir=row.run_dir)
 
 
 def metric_direction(metric: str) -> str | None:

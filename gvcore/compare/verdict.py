@@ -131,10 +131,16 @@ def picks(order: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int],
         if len(weighed) < len(groups):
             notes.append(f"{family}'s pick leaves out the settings with a single trial: "
                          f"{', '.join(g for g in groups if g not in weighed)}")
-        inside = [p for p in pairs if p["a"] in weighed and p["b"] in weighed]
-        leaders = decide({g: sizes[g] for g in weighed}, inside).leaders
+        leaders = leaders_among(weighed, pairs, sizes)
         out[family] = leaders[0] if leaders else weighed[0]
     return out, notes
+
+
+def leaders_among(groups: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int]) -> list[str]:
+    """The leading group of a sub-table: those of ``groups`` (in table order) that no other of
+    ``groups`` beats at 95% confidence -- pairs with an outsider don't count."""
+    inside = set(groups)
+    return decide({g: sizes[g] for g in groups}, [p for p in pairs if p["a"] in inside and p["b"] in inside]).leaders
 
 
 def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> Verdict:
