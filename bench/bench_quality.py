@@ -9,6 +9,9 @@ digits (../shared/data/mnist-t10k, or --t10k DIR), else mnist-5k's 500 held-out 
 * gv's FID (the evaluator's classifier features) of 10,000 samples against the test digits, and
   the classes covered (a class counts when it gets at least a quarter of its share in the data)
   and the smallest class's share of the samples;
+* for the conditional families (cgan, cvae), label accuracy: how often a sample drawn for a class
+  is read as that class by the evaluator's reader (a CVAE that ignores its label draws the same
+  digit whatever it is asked for);
 * for VAEs, the test negative ELBO in nats per image (Bernoulli pixels in [0, 1], one latent draw
   per image, as the VAE literature reports it) and the importance-weighted NLL with k = 100.
 
@@ -86,10 +89,13 @@ def run(family: str, seed: int, args: argparse.Namespace, root: Path) -> dict:
 def score(row: dict, scorer: Scorer) -> dict:
     model, _, _ = load_model(row["run_dir"])
     images, labels = generate_samples(model, SAMPLES, seed=0)
-    names = ["fid", "modes"] + (["nelbo", "iw_nll"] if model.kind == "vae" else [])
+    names = (["fid", "modes"] + (["label_acc"] if model.conditional else [])
+             + (["nelbo", "iw_nll"] if model.kind == "vae" else []))
     scores = scorer.score(images, labels if model.conditional else None, names, model, bootstrap=False)
     row.update({"fid": round(scores["fid"], 2), "classes": int(scores["classes_covered"]),
                 "smallest_class": round(min(v for k, v in scores.items() if k.startswith("class_frac/")), 4)})
+    if model.conditional:
+        row["label_acc"] = round(scores["label_acc"], 3)
     if model.kind == "vae":
         row.update({"nelbo": round(scores["nelbo"], 2), "nelbo_kl": round(scores["nelbo_kl"], 2),
                     "iw_nll": round(scores["iw_nll"], 2)})
@@ -132,16 +138,16 @@ def main() -> None:
                 console.print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}))
     table = Table(title=f"every family at {budget} ({args.device}); scored on {scorer.reference.description}")
     for column in ("family", "seed", "steps", "train s", "images/s", "FID", "classes", "smallest class",
-                   "test nELBO (KL)", "IW-NLL k=100"):
+                   "label acc", "test nELBO (KL)", "IW-NLL k=100"):
         table.add_column(column, justify="left" if column == "family" else "right")
     for row in rows:
         if row["status"] != "done":
-            table.add_row(row["family"], str(row["seed"]), row["status"], "", "", "", "", "", row.get("message", ""), "")
+            table.add_row(row["family"], str(row["seed"]), row["status"], "", "", "", "", "", "", row.get("message", ""), "")
             continue
         nelbo = f"{row['nelbo']:.1f} ({row['nelbo_kl']:.1f})" if "nelbo" in row else "-"
         table.add_row(row["family"], str(row["seed"]), str(row["steps"]), f"{row['train_s']:.0f}",
                       str(row["images_per_s"]), f"{row['fid']:.1f}", f"{row['classes']}/10",
-                      f"{row['smallest_class']:.1%}", nelbo, f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-")
+                      f"{row['smallest_class']:.1%}", f"{row['label_acc']:.0%}" if "label_acc" in row else "-", nelbo, f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-")
     console.print(table)
     if len(seeds) > 1:  # the spread over seeds: a default must hold for every seed, not the lucky one
         for family in families:

@@ -82,7 +82,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def config_of(payload: dict[str, Any]) -> Config:
     """The config a checkpoint was trained with; a damaged one is a GVError, not a traceback."""
     try:
-        return Config.from_dict(json.loads(payload["config"]))
+        return Config.from_saved(json.loads(payload["config"]))
     except GVError as exc:
         raise GVError(f"checkpoint holds a config this gv can't use ({exc}); pass a checkpoint gv wrote") from None
     except (KeyError, TypeError, ValueError):

@@ -135,6 +135,8 @@ def resolve_config(config: Config) -> Config:
     _positive("model.decoder_std", m.decoder_std)
     _positive("model.kl_weight", m.kl_weight, allow_zero=True)
     _positive("model.kl_warmup", m.kl_warmup, allow_zero=True)
+    _positive("model.kl_weight_start", m.kl_weight_start, allow_zero=True)
+    _positive("model.label_scale", m.label_scale)
     _positive("model.leaky_slope", m.leaky_slope, allow_zero=True)
     _positive("train.r1_gamma", t.r1_gamma, allow_zero=True)
     _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
@@ -189,6 +191,14 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         if labels.dtype.is_floating_point and labels.dim() == 2:
             return labels.to(torch.float32)
         return F.one_hot(labels, self.num_classes).to(torch.float32)
+
+    def join_label(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """The generator's / decoder's input: z, with the one-hot label times model.label_scale
+        appended for conditional families. Adam moves every weight by about lr a step whatever its
+        input's size, so a label of size s steers the first layer s times faster: the decoder takes
+        the class from the label before the latent has learnt to carry it (see FAMILY_DEFAULTS)."""
+        onehot = self.one_hot(labels)
+        return z if onehot is None else torch.cat([z, onehot * self.config.model.label_scale], dim=1)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Standard-normal latents, drawn on the CPU so a seed gives the same z on any device."""
@@ -264,10 +274,7 @@ class GANModel(GenerativeModel):
         }
 
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        onehot = self.one_hot(labels)
-        if onehot is not None:
-            z = torch.cat([z, onehot], dim=1)
-        return torch.tanh(self.generator(z))
+        return torch.tanh(self.generator(self.join_label(z, labels)))
 
     def discriminate(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.discriminator(images, self.one_hot(labels)).squeeze(1)
@@ -331,6 +338,7 @@ class VAEModel(GenerativeModel):
         self.reconstruction = m.reconstruction
         self.decoder_std = m.decoder_std
         self.kl_weight = m.kl_weight
+        self.kl_weight_start = float(m.kl_weight_start or 0.0)
         self.kl_warmup = int(m.kl_warmup or 0)
         # Training steps taken, for the KL warm-up; a buffer, so checkpoints and resumes carry it.
         self.register_buffer("steps_taken", torch.zeros((), dtype=torch.long))
@@ -341,10 +349,12 @@ class VAEModel(GenerativeModel):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def kl_weight_now(self) -> Tensor | float:
-        """kl_weight, scaled by the warm-up's progress (a tensor during warm-up: no device sync)."""
+        """The KL weight now: kl_weight_start moving linearly to kl_weight over the warm-up (a
+        tensor during it: no device sync), then kl_weight."""
         if not self.kl_warmup:
             return self.kl_weight
-        return self.kl_weight * (self.steps_taken.float() / self.kl_warmup).clamp(max=1.0)
+        progress = (self.steps_taken.float() / self.kl_warmup).clamp(max=1.0)
+        return self.kl_weight_start + (self.kl_weight - self.kl_weight_start) * progress
 
     def networks(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder}
@@ -358,10 +368,7 @@ class VAEModel(GenerativeModel):
         return mu, logvar
 
     def decode_logits(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        onehot = self.one_hot(labels)
-        if onehot is not None:
-            z = torch.cat([z, onehot], dim=1)
-        return self.decoder(z)
+        return self.decoder(self.join_label(z, labels))
 
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """The decoder's mean image, in [-1, 1]."""

@@ -16,7 +16,7 @@ import torch
 
 from .budget import clear_budget, copy_budget
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
-from .config import Config
+from .config import Config, get_value, set_value
 from .families import build_model, get_family, resolve_config
 from .leaderboard import FLOPS_KEY, FLOPS_PER_STEP_KEY, MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
 from .rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
@@ -64,6 +64,11 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
     payload = load_checkpoint(checkpoint_file)
     saved = resolve_config(config_of(payload))
     wanted = resolve_config(config)
+    # A setting the trial leaves to its family is what the checkpoint trained with: a family
+    # default changed since (a sweep resumed under a newer gv) must not change a model mid-run.
+    for key in get_family(config.family).defaults:
+        if get_value(config, key) is None:
+            set_value(wanted, key, get_value(saved, key))
     # The budget and thread count are the host's to set on every resume anyway.
     for cfg in (saved, wanted):
         clear_budget(cfg.train)

@@ -150,6 +150,8 @@ def test_resume_refuses_two_budgets(cgan_run):
     (["train", "gan", "--flops", "lots"], ["--flops"]),
     (["train", "gan", "--epochs", "two"], ["--epochs"]),
     (["train", "gan", "--device", "tpu"], ["tpu"]),
+    (["train", "cvae", "--set", "model.label_scale=0"], ["bad model.label_scale 0.0", "> 0"]),
+    (["train", "cvae", "--set", "model.kl_weight_start=-1"], ["bad model.kl_weight_start -1.0", ">= 0"]),
     (["train", "gan", "--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], ["cifar10", "nodata"]),
 ])
 def test_train_bad_input(args, needles, tmp_path):

@@ -8,6 +8,7 @@ steps, and one model per family stepped once and shared by the tests that only r
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -22,6 +23,7 @@ from gvcore.data import get_spec, load_dataset, to_uint8, to_unit_range
 from gvcore.families import FAMILIES, GenerativeModel, build_model, resolve_config
 from gvcore.losses import gaussian_kl
 from gvcore.trainer import Hooks, checkpoint_path, load_model, train
+from gvcore.trial import adopt_hyperparameters
 from helpers import loss_lines, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -265,14 +267,19 @@ class TestFamilyContract:
     @vae_families
     def test_kl_warm_up_ramps_the_optimised_weight_and_survives_checkpoints(self, family, batch, tmp_path):
         images, labels = batch
-        config = resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 4}}))
+        warm_up = {"kl_warmup": 4, "kl_weight_start": 0.0}
+        config = resolve_config(Config.from_dict({"family": family, "model": warm_up}))
+
+        def weights_over_six_steps(model: GenerativeModel, optimizers: dict) -> list[float]:
+            weights = []
+            for _ in range(6):
+                weights.append(float(model.kl_weight_now()))
+                model.train_step(images, labels, optimizers)
+            return weights
+
         model = build_model(config)
         optimizers = model.make_optimizers()
-        weights = []
-        for _ in range(6):
-            weights.append(float(model.kl_weight_now()))
-            model.train_step(images, labels, optimizers)
-        assert weights == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+        assert weights_over_six_steps(model, optimizers) == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
         # The step count travels with the weights: a resumed run continues the ramp where it was.
         path = save_checkpoint(tmp_path / "c.pt", model=model, optimizers=optimizers, config=config, step=6, epoch=0)
         restored = build_model(config)
@@ -292,13 +299,53 @@ class TestFamilyContract:
             twin.train_step(images, labels, twin.make_optimizers())
             return twin.state_dict()
 
-        warming, no_kl = first_step({"kl_warmup": 4}), first_step({"kl_weight": 0.0, "kl_warmup": 0})
+        warming, no_kl = first_step(warm_up), first_step({"kl_weight": 0.0, "kl_warmup": 0})
         assert all(torch.equal(warming[k], no_kl[k]) for k in warming if k != "steps_taken")
         full = first_step({"kl_warmup": 0})
         assert not all(torch.equal(warming[k], full[k]) for k in warming if k != "steps_taken")
-        # kl_warmup 0 is off: the full weight from the first step.
-        off = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0}})))
+        # kl_warmup 0 is off: the full weight from the first step, whatever the start.
+        off = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, "kl_weight_start": 3.0}})))
         assert float(off.kl_weight_now()) == off.kl_weight
+        # A start above kl_weight anneals down instead, and its first step is a step at that weight.
+        annealing = {"kl_warmup": 4, "kl_weight_start": 3.0}
+        model = build_model(resolve_config(Config.from_dict({"family": family, "model": annealing})))
+        assert weights_over_six_steps(model, model.make_optimizers()) == [3.0, 2.5, 2.0, 1.5, 1.0, 1.0]
+        heavy, at_three = first_step(annealing), first_step({"kl_weight": 3.0, "kl_warmup": 0})
+        assert all(torch.equal(heavy[k], at_three[k]) for k in heavy if k != "steps_taken")
+
+    @conditional_families
+    def test_label_scale_is_the_size_of_the_label_joined_to_z_and_old_checkpoints_keep_one(self, family, stepped, tmp_path):
+        model = stepped(family).model
+        z, labels = model.sample_latent(6, seeded(10)), torch.tensor([0, 1, 2, 7, 8, 9])
+        # The same nets with label_scale 4 and the first layer's label weights divided by 4 draw the
+        # same images: the scale multiplies the one-hot exactly where it joins z, nowhere else.
+        scale = model.config.model.label_scale
+        scaled = build_model(resolve_config(Config.from_dict({**model.config.to_dict(), "model": {
+            **model.config.to_dict()["model"], "label_scale": 4.0 * scale}})))
+        scaled.load_state_dict(model.state_dict())
+        first = next(m for m in scaled.networks()[{"gan": "generator", "vae": "decoder"}[model.kind]].modules() if isinstance(m, torch.nn.Linear))
+        with torch.no_grad():
+            first.weight[:, model.latent_dim:] /= 4.0
+        with eval_mode(model), eval_mode(scaled):
+            assert torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-5)
+            first.weight.data[:, model.latent_dim:] *= 4.0
+            assert not torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-3)
+        # A checkpoint whose config predates label_scale and kl_weight_start trained with a plain
+        # one-hot and no KL annealing: it loads that way, whatever today's defaults are.
+        config = resolve_config(Config.from_dict({**model.config.to_dict(), "model": {
+            **model.config.to_dict()["model"], "label_scale": 1.0, "kl_weight_start": 0.0}}))
+        path = save_checkpoint(tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0)
+        payload = torch.load(path, weights_only=True)
+        stored = json.loads(payload["config"])
+        del stored["model"]["label_scale"], stored["model"]["kl_weight_start"]
+        payload["config"] = json.dumps(stored)
+        torch.save(payload, tmp_path / "old.pt")
+        loaded, _, _ = load_model(tmp_path / "old.pt")
+        assert loaded.config.model.label_scale == 1.0 and loaded.config.model.kl_weight_start == 0.0
+        assert loaded.config == config
+        # A sweep trial resumed from it (its config leaves these to the family) keeps them too.
+        adopt_hyperparameters(tmp_path / "old.pt", Config(family=family))
+        assert load_model(tmp_path / "old.pt")[1] == config
 
     @every_family
     @pytest.mark.parametrize("dataset", ["cifar10", "imagenette"])
