@@ -145,9 +145,11 @@ def main() -> None:
             table.add_row(row["family"], str(row["seed"]), row["status"], "", "", "", "", "", "", row.get("message", ""), "")
             continue
         nelbo = f"{row['nelbo']:.1f} ({row['nelbo_kl']:.1f})" if "nelbo" in row else "-"
+        label_acc = f"{row['label_acc']:.0%}" if "label_acc" in row else "-"
+        iw_nll = f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-"
         table.add_row(row["family"], str(row["seed"]), str(row["steps"]), f"{row['train_s']:.0f}",
                       str(row["images_per_s"]), f"{row['fid']:.1f}", f"{row['classes']}/10",
-                      f"{row['smallest_class']:.1%}", f"{row['label_acc']:.0%}" if "label_acc" in row else "-", nelbo, f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-")
+                      f"{row['smallest_class']:.1%}", label_acc, nelbo, iw_nll)
     console.print(table)
     if len(seeds) > 1:  # the spread over seeds: a default must hold for every seed, not the lucky one
         for family in families:

@@ -320,8 +320,13 @@ class TestFamilyContract:
         # The same nets with label_scale 4 and the first layer's label weights divided by 4 draw the
         # same images: the scale multiplies the one-hot exactly where it joins z, nowhere else.
         scale = model.config.model.label_scale
-        scaled = build_model(resolve_config(Config.from_dict({**model.config.to_dict(), "model": {
-            **model.config.to_dict()["model"], "label_scale": 4.0 * scale}})))
+        def with_model(**changes: float) -> Config:
+            config = model.config.copy()
+            for key, value in changes.items():
+                setattr(config.model, key, value)
+            return resolve_config(config)
+
+        scaled = build_model(with_model(label_scale=4.0 * scale))
         scaled.load_state_dict(model.state_dict())
         first = next(m for m in scaled.networks()[{"gan": "generator", "vae": "decoder"}[model.kind]].modules() if isinstance(m, torch.nn.Linear))
         with torch.no_grad():
@@ -332,8 +337,7 @@ class TestFamilyContract:
             assert not torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-3)
         # A checkpoint whose config predates label_scale and kl_weight_start trained with a plain
         # one-hot and no KL annealing: it loads that way, whatever today's defaults are.
-        config = resolve_config(Config.from_dict({**model.config.to_dict(), "model": {
-            **model.config.to_dict()["model"], "label_scale": 1.0, "kl_weight_start": 0.0}}))
+        config = with_model(label_scale=1.0, kl_weight_start=0.0)
         path = save_checkpoint(tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0)
         payload = torch.load(path, weights_only=True)
         stored = json.loads(payload["config"])
