@@ -67,7 +67,7 @@ def overhead(family: str, epochs: int, root: Path, repeats: int, threads: int) -
                     spent[0] += time.perf_counter() - t
                     return out
 
-            result = train(cfg, run_dir, evaluator=evaluator)
+            result = train(cfg, run_dir, evaluator_for=lambda _: evaluator)
             walls[mode].append(time.perf_counter() - start)
             assert result.status == "done", result.message
             if mode == "with":

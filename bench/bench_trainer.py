@@ -11,6 +11,7 @@ Also prints seconds per epoch of dcgan on mnist-5k.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -24,7 +25,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from gvcore.config import Config  # noqa: E402
 from gvcore.data import load_dataset  # noqa: E402
-from gvcore.families import build_model, resolve_config  # noqa: E402
+from gvcore.families import FAMILIES, resolve_config  # noqa: E402
+from gvcore.models import build_model  # noqa: E402
 from gvcore.trainer import train  # noqa: E402
 
 
@@ -106,11 +108,15 @@ def main() -> None:
     print(f"device: {args.device}, torch threads: {torch.get_num_threads()}, batch 64, mnist-5k")
     print(f"{'family':8} {'gv steps/s':>11} {'loop steps/s':>13} {'ratio':>7}")
     for family in args.families.split(","):
+        default = resolve_config(Config(family=family))
         cfg = Config(family=family)
         cfg.train.steps = steps[family]
         cfg.train.device = args.device
         cfg.train.eval_every = steps[family]  # one checkpoint + grid at the end, as a real run has
         cfg.train.log_every = 25
+        # The hand-written loop is a plain GAN step: gv does the same work (no R1 step, no
+        # generator average; their cost is measured on its own below).
+        cfg.train.r1_gamma, cfg.train.generator_ema = 0.0, 0.0
         cfg = resolve_config(cfg)
         gv_rates, loop_rates = [], []
         for _ in range(args.repeats):
@@ -118,6 +124,18 @@ def main() -> None:
             loop_rates.append(loop_steps_per_second(cfg))
         gv_rate, loop_rate = statistics.median(gv_rates), statistics.median(loop_rates)
         print(f"{family:8} {gv_rate:11.1f} {loop_rate:13.1f} {gv_rate / loop_rate:7.2f}")
+        if FAMILIES[family].kind == "gan":
+            # What the GAN defaults add, side by side: the R1 step, then the generator's average.
+            with_r1 = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, r1_gamma=default.train.r1_gamma))
+            with_both = dataclasses.replace(with_r1, train=dataclasses.replace(with_r1.train, generator_ema=default.train.generator_ema))
+            rates = {"plain": [], "r1": [], "both": []}
+            for _ in range(args.repeats):
+                for name, variant in (("plain", cfg), ("r1", with_r1), ("both", with_both)):
+                    rates[name].append(gv_steps_per_second(variant))
+            plain, r1, both = (statistics.median(rates[k]) for k in ("plain", "r1", "both"))
+            print(f"         {family} defaults: R1 step {r1 / plain:.2f}x the plain step's rate, "
+                  f"the generator's average {both / r1:.2f}x on top (R1 gamma {default.train.r1_gamma:g}, "
+                  f"average decay {default.train.generator_ema:g})")
         if family == "dcgan":
             steps_per_epoch = len(load_dataset("mnist-5k", "train")) // 64
             print(f"         dcgan on mnist-5k: {steps_per_epoch / gv_rate:.1f} s per epoch with gv "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .families import GANModel, GenerativeModel, VAEModel
+from .models import GANModel, GenerativeModel, VAEModel
 
 Tensor = torch.Tensor
 
@@ -117,7 +117,10 @@ def invert_generator(model: GANModel, images: Tensor, labels: Tensor | None = No
     z = model.sample_latent(n * restarts, generator).clone().requires_grad_(True)
     target = images.repeat_interleave(restarts, dim=0)
     optimizer = torch.optim.Adam([z], lr=lr)
-    model.requires_grad_(False)
+    # Only the trained networks are toggled: the generator's average stays frozen whatever happens.
+    networks = list(model.networks().values())
+    for net in networks:
+        net.requires_grad_(False)
     try:
         for _ in range(steps):
             recon = model.generate(z, labels_rep)
@@ -128,7 +131,8 @@ def invert_generator(model: GANModel, images: Tensor, labels: Tensor | None = No
             loss.backward()
             optimizer.step()
     finally:
-        model.requires_grad_(True)
+        for net in networks:
+            net.requires_grad_(True)
     with torch.no_grad():
         recon = model.generate(z, labels_rep)
         errors = per_image_mse(recon, target).view(n, restarts)

@@ -35,7 +35,8 @@ from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, restore_rng
 from .config import Config
 from .data import load_dataset
 from .errors import GVError
-from .families import GenerativeModel, build_model, get_family, resolve_config
+from .families import get_family, resolve_config
+from .models import GenerativeModel, build_model
 from .images import grid_labels, save_grid
 from .rundir import CHECKPOINTS_DIR, CONFIG_FILE, RESULT_FILE, SAMPLES_DIR, MetricsWriter, read_json, truncate_metrics, write_json
 
@@ -146,7 +147,7 @@ def checkpoint_path(run_dir: Path) -> Path:
 
 
 def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,
-          evaluator: Evaluator | None = None, resume: bool = True) -> RunResult:
+          evaluator_for: Callable[[Config], Evaluator | None] | None = None, resume: bool = True) -> RunResult:
     """Train ``config`` into ``run_dir``; continue from its checkpoint if there is one."""
     hooks = hooks or Hooks()
     run_dir = Path(run_dir)
@@ -185,6 +186,10 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
         flops_per_step = count_flops_per_step(model, images[first], labels[first])
     plan = plan_steps(cfg, n_train, flops_per_step)
     steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
+    # The evaluator (its classifier trained on a cold cache: a minute) is made once the budget is
+    # known to buy a step, for the config the run trains with, and without touching the training RNG.
+    with preserved_rng(device):
+        evaluator = evaluator_for(cfg) if evaluator_for else None
     budget_kind, budget_amount = budget_of(t)
     seconds = t.seconds  # None unless the budget is seconds of training
 

@@ -17,7 +17,8 @@ import torch
 from .budget import clear_budget, copy_budget
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
 from .config import Config, get_value, set_value
-from .families import build_model, get_family, resolve_config
+from .families import get_family, resolve_config
+from .models import build_model
 from .leaderboard import FLOPS_KEY, FLOPS_PER_STEP_KEY, MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
 from .rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
 from .trainer import EvalEvent, RunResult, checkpoint_path
@@ -26,6 +27,8 @@ from .trainer import EvalEvent, RunResult, checkpoint_path
 # else differing means the checkpoint belongs to another model.
 _SHAPE_KEYS = ("family", "data.name", "data.image_size", "model.architecture", "model.latent_dim",
                "model.conv_width", "model.reconstruction")
+# Keys whose being on or off adds weights: a GAN's generator average exists only when its decay is set.
+_ON_OFF_KEYS = ("train.generator_ema",)
 
 
 def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) -> int:
@@ -76,7 +79,7 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
     if saved == wanted:
         return int(payload["step"])
     old, new = _flat(saved), _flat(wanted)
-    clash = [k for k in _SHAPE_KEYS if old[k] != new[k]]
+    clash = [k for k in _SHAPE_KEYS if old[k] != new[k]] + [k for k in _ON_OFF_KEYS if bool(old[k]) != bool(new[k])]
     if clash:
         raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({clash[0]}: {old[clash[0]]!r} "
                            f"!= {new[clash[0]]!r}); PBT mutations must keep the network shapes")

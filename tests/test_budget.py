@@ -12,7 +12,8 @@ from gvcore.budget import count_flops_per_step, plan_steps
 from gvcore.checkpoint import load_checkpoint
 from gvcore.data import load_dataset
 from gvcore.errors import GVError
-from gvcore.families import FAMILIES, build_model, resolve_config
+from gvcore.families import FAMILIES, resolve_config
+from gvcore.models import build_model
 from gvcore.trainer import Hooks, checkpoint_path, train
 from helpers import loss_lines, tiny_config
 
@@ -92,9 +93,14 @@ def test_a_flop_budget_buys_whole_steps_and_every_record_says_so(tmp_path):
 
 
 def test_a_budget_below_one_step_is_refused_before_anything_is_written(tmp_path):
+    made: list = []
+    # ... and before the evaluator is made (on a cold cache that trains its classifier: a minute).
     with pytest.raises(GVError, match=r"bad train.flops 1e\+06: less than one training step of gan"):
-        train(flop_config("gan", 1e6), tmp_path / "run")
-    assert not (tmp_path / "run").exists()
+        train(flop_config("gan", 1e6), tmp_path / "run", evaluator_for=made.append)
+    assert not (tmp_path / "run").exists() and made == []
+    # A budget that buys steps makes it once, for the config the run trains with.
+    train(flop_config("gan", 3e9), tmp_path / "run", evaluator_for=made.append)
+    assert [config.family for config in made] == ["gan"] and made[0].train.flops == 3e9
 
 
 def test_resuming_a_flop_budget_run_continues_to_the_same_total(tmp_path):

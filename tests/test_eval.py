@@ -26,7 +26,8 @@ from gvcore.evaluation import classifier as clfmod
 from gvcore.evaluation.catalog import (CATALOG, DIRECTION, KeyInfo, MetricInfo, direction, display_order, key_info,
                                        resolve_metrics, spread, spread_key, unit)
 from gvcore.evaluation.registry import COVERED_SHARE, METRICS
-from gvcore.families import build_model, resolve_config
+from gvcore.families import resolve_config
+from gvcore.models import build_model
 from gvcore.metrics import (Scorer, evaluate_checkpoint, evaluate_images, evaluate_model, get_classifier,
                             make_evaluator, reference_from_images)
 from gvcore.trainer import train
@@ -326,7 +327,7 @@ def test_in_training_eval_reports_eval_keys_and_leaves_the_rng_and_mode_alone(tm
     assert model.training, "evaluation left the model in eval mode"
     assert evaluator(model, 3) == first  # fixed noise: the same model scores the same
     # Through the trainer: eval/ keys in metrics.jsonl at each eval, losses as without evaluation.
-    with_eval = train(cfg, tmp_path / "with", evaluator=evaluator)
+    with_eval = train(cfg, tmp_path / "with", evaluator_for=lambda _: evaluator)
     train(cfg, tmp_path / "without")
     lines = read_jsonl(tmp_path / "with" / "metrics.jsonl")
     evals = [line for line in lines if "eval/fid" in line]

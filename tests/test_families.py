@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from gvcore.checkpoint import load_checkpoint, save_checkpoint
 from gvcore.config import Config, get_value
 from gvcore.data import get_spec, load_dataset, to_uint8, to_unit_range
-from gvcore.families import FAMILIES, GenerativeModel, build_model, resolve_config
+from gvcore.families import FAMILIES, resolve_config
+from gvcore.models import GenerativeModel, build_model
 from gvcore.losses import gaussian_kl
 from gvcore.trainer import Hooks, checkpoint_path, load_model, train
 from gvcore.trial import adopt_hyperparameters
@@ -135,11 +136,15 @@ class TestFamilyContract:
         assert model.image_shape == MNIST_SHAPE and model.num_classes == 10
         counts = model.parameter_counts()
         assert tuple(counts) == NETWORKS[spec.kind] and all(n > 0 for n in counts.values()), counts
-        # The two networks are the whole model, and the optimizers train every parameter once.
-        assert sum(counts.values()) == sum(p.numel() for p in model.parameters())
+        # The two networks are every trained parameter, and the optimizers train each once; the
+        # only others are a GAN's generator average, a frozen copy of the generator.
+        trained = [p for p in model.parameters() if p.requires_grad]
+        assert sum(counts.values()) == sum(p.numel() for p in trained)
         optimized = [id(p) for opt in model.make_optimizers().values() for group in opt.param_groups
                      for p in group["params"]]
-        assert sorted(optimized) == sorted(id(p) for p in model.parameters())
+        assert sorted(optimized) == sorted(id(p) for p in trained)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        assert frozen == (counts["generator"] if config.train.generator_ema else 0)
 
     @every_family
     def test_train_step_updates_both_networks_and_reports_its_finite_losses(self, family, stepped):
@@ -291,10 +296,11 @@ class TestFamilyContract:
         old.load_state_dict(old_state)
         assert float(old.kl_weight_now()) == 1.0
         # What is optimised is the warmed-up bound: the first step of a warm-up moves the weights
-        # exactly as a run with no KL term at all does.
+        # exactly as a run with no KL term at all does. (No free bits here: at step 0 every
+        # dimension is below them, which would hide the KL term's weight.)
         def first_step(model_section: dict) -> dict[str, torch.Tensor]:
             torch.manual_seed(3)
-            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": model_section})))
+            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": {"free_bits": 0.0, **model_section}})))
             torch.manual_seed(4)
             twin.train_step(images, labels, twin.make_optimizers())
             return twin.state_dict()
@@ -313,6 +319,29 @@ class TestFamilyContract:
         heavy, at_three = first_step(annealing), first_step({"kl_weight": 3.0, "kl_warmup": 0})
         assert all(torch.equal(heavy[k], at_three[k]) for k in heavy if k != "steps_taken")
 
+    @vae_families
+    def test_free_bits_charge_each_dimension_at_least_their_nats_and_report_the_true_kl(self, family, batch):
+        images, labels = batch
+
+        def first_step(model_section: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+            torch.manual_seed(3)
+            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, **model_section}})))
+            torch.manual_seed(4)
+            losses = twin.train_step(images, labels, twin.make_optimizers())
+            return twin.state_dict(), losses
+
+        plain, plain_losses = first_step({"free_bits": 0.0})
+        # Free bits above every dimension's KL: no pull to the prior at all, as with no KL term;
+        # the loss reported is still the true negative ELBO.
+        (free, free_losses), (no_kl, _) = first_step({"free_bits": 1e6}), first_step({"free_bits": 0.0, "kl_weight": 0.0})
+        assert all(torch.equal(free[k], no_kl[k]) for k in free)
+        assert not all(torch.equal(free[k], plain[k]) for k in free)
+        assert all(torch.equal(free_losses[k], plain_losses[k]) for k in plain_losses)
+        assert float(free_losses["loss/kl"]) > 0
+        # Free bits below every dimension's KL change nothing: a step at 1e-9 nats is a plain step.
+        tiny, _ = first_step({"free_bits": 1e-9})
+        assert all(torch.allclose(tiny[k].float(), plain[k].float()) for k in tiny)
+
     @conditional_families
     def test_label_scale_is_the_size_of_the_label_joined_to_z_and_old_checkpoints_keep_one(self, family, stepped, tmp_path):
         model = stepped(family).model
@@ -328,20 +357,22 @@ class TestFamilyContract:
 
         scaled = build_model(with_model(label_scale=4.0 * scale))
         scaled.load_state_dict(model.state_dict())
-        first = next(m for m in scaled.networks()[{"gan": "generator", "vae": "decoder"}[model.kind]].modules() if isinstance(m, torch.nn.Linear))
+        sampler = scaled.sampler if model.kind == "gan" else scaled.decoder
+        first = next(m for m in sampler.modules() if isinstance(m, torch.nn.Linear))
         with torch.no_grad():
             first.weight[:, model.latent_dim:] /= 4.0
         with eval_mode(model), eval_mode(scaled):
             assert torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-5)
             first.weight.data[:, model.latent_dim:] *= 4.0
             assert not torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-3)
-        # A checkpoint whose config predates label_scale and kl_weight_start trained with a plain
-        # one-hot and no KL annealing: it loads that way, whatever today's defaults are.
-        config = with_model(label_scale=1.0, kl_weight_start=0.0)
+        # A checkpoint whose config predates label_scale, kl_weight_start and free_bits trained with
+        # a plain one-hot, no KL annealing and no free bits: it loads that way, whatever today's
+        # defaults are.
+        config = with_model(label_scale=1.0, kl_weight_start=0.0, free_bits=0.0)
         path = save_checkpoint(tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0)
         payload = torch.load(path, weights_only=True)
         stored = json.loads(payload["config"])
-        del stored["model"]["label_scale"], stored["model"]["kl_weight_start"]
+        del stored["model"]["label_scale"], stored["model"]["kl_weight_start"], stored["model"]["free_bits"]
         payload["config"] = json.dumps(stored)
         torch.save(payload, tmp_path / "old.pt")
         loaded, _, _ = load_model(tmp_path / "old.pt")
@@ -385,3 +416,50 @@ def test_r1_penalty_keeps_the_discriminator_flat_around_real_images(family, batc
     default = resolve_config(Config(family=family)).train.r1_gamma
     assert default > 0  # on by default for the MLP GANs
     assert gradient_norm(default) < 0.5 * gradient_norm(0.0)
+
+
+@pytest.mark.parametrize("family", ["gan", "lsgan", "cgan", "dcgan"])
+def test_gan_samples_come_from_the_generator_average_and_old_checkpoints_from_the_generator(family, batch, tmp_path):
+    """train.generator_ema: the generator trains as before, samples come from a moving average of
+    its weights (copied at the first step, then moved by 1 - decay of the gap each step); 0 = off,
+    and a checkpoint saved before the key existed samples from its own generator."""
+    images, labels = batch
+    config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.75}}))
+    torch.manual_seed(0)
+    model = build_model(config)
+    optimizers = model.make_optimizers()
+    expected: list[torch.Tensor] = []
+
+    def floats(net: torch.nn.Module) -> list[torch.Tensor]:  # weights, and DCGAN's batch-norm statistics
+        return [t for t in [*net.parameters(), *net.buffers()] if t.is_floating_point()]
+
+    for step in range(3):
+        model.train_step(images, labels, optimizers)
+        live = [t.detach().clone() for t in floats(model.generator)]
+        expected = live if step == 0 else [0.75 * e + 0.25 * t for e, t in zip(expected, live)]
+    averaged = floats(model.sampler)
+    assert model.sampler is not model.generator and len(averaged) == len(expected)
+    assert len(averaged) > len(list(model.generator.parameters())) or family != "dcgan"
+    assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(averaged, expected))
+    assert not any(a.requires_grad for a in averaged)
+    z, wanted = model.sample_latent(4, seeded(3)), labels_for(model, labels[:4])
+    with eval_mode(model):
+        assert torch.equal(model.generate(z, wanted), torch.tanh(model.sampler(model.join_label(z, wanted))))
+        assert not torch.allclose(model.generate(z, wanted), torch.tanh(model.generator(model.join_label(z, wanted))))
+
+    # Off: no average; samples are the generator's.
+    off = build_model(resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}})))
+    assert off.sampler is off.generator and off.generator_ema is None
+
+    # A checkpoint from before the key: its config lacks it and its weights have no average.
+    old_config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}}))
+    path = save_checkpoint(tmp_path / "c.pt", model=off, optimizers={}, config=old_config, step=0, epoch=0)
+    payload = torch.load(path, weights_only=True)
+    stored = json.loads(payload["config"])
+    del stored["train"]["generator_ema"]
+    payload["config"] = json.dumps(stored)
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, _, _ = load_model(tmp_path / "old.pt")
+    assert loaded.config == old_config and loaded.sampler is loaded.generator
+    adopt_hyperparameters(tmp_path / "old.pt", Config(family=family))  # a resumed sweep trial
+    assert load_model(tmp_path / "old.pt")[1] == old_config

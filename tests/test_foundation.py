@@ -16,7 +16,8 @@ from gvcore.checkpoint import load_checkpoint
 from gvcore.config import Config, apply_overrides, valid_keys
 from gvcore.data import DATASETS, get_spec, load_dataset, to_uint8, to_unit_range
 from gvcore.errors import GVError
-from gvcore.families import build_model, resolve_config
+from gvcore.families import resolve_config
+from gvcore.models import build_model
 from gvcore.trainer import checkpoint_path, train
 from helpers import loss_lines, read_jsonl, tiny_config
 

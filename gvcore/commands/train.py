@@ -32,7 +32,8 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any
 @app.command()
 def families(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the nets for this dataset.")] = "mnist") -> None:
     """List the model families: kind, conditioning, networks and parameter counts."""
-    from ..families import FAMILIES, build_model, describe_nets, resolve_config
+    from ..families import FAMILIES, resolve_config
+    from ..models import build_model, describe_nets
 
     table = Table(title=f"gv model families (nets sized for {dataset})")
     for col in ("name", "kind", "conditional", "loss", "nets", "parameters", "reference"):
@@ -109,12 +110,11 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
     from ..trainer import Hooks, train
     from ..metrics import make_evaluator
 
-    evaluator = make_evaluator(cfg)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"),
                TimeElapsedColumn(), TimeRemainingColumn()]
     # The bar appears with the first progress report: a budget the trainer refuses while planning
-    # (a FLOP budget below one step) stays a one-line error.
+    # (a FLOP budget below one step) stays a one-line error, before any evaluator is made.
     progress = Progress(*columns, console=err_console, transient=False)
     tasks: list = []
 
@@ -131,8 +131,8 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
             progress.console.print(f"step {e.step}: {text}")
 
     try:
-        result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator=evaluator,
-                       resume=resume)
+        result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval),
+                       evaluator_for=make_evaluator, resume=resume)
     finally:
         progress.stop()
     style = {"done": "green", "diverged": "red", "stopped": "yellow"}[result.status]

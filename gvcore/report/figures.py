@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from ..config import Config
-from ..families import FAMILIES, GenerativeModel
+from ..families import FAMILIES
+from ..models import GenerativeModel
 from ..leaderboard import LeaderboardRow
 from ..images import grid_labels, save_grid
 from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, random_latent_error, real_interpolation

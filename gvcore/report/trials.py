@@ -10,7 +10,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import GVError
-from ..families import FAMILIES, GenerativeModel
+from ..families import FAMILIES
+from ..models import GenerativeModel
 from ..leaderboard import LeaderboardRow
 
 

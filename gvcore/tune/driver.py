@@ -32,7 +32,7 @@ from .wandb_logger import WANDB_FLAG_KEY, WandbSettings
 # A trial that crashes (its worker killed, a node lost) is retried from its last checkpoint this often.
 MAX_FAILURES = 2
 # Checkpoints kept per trial: the best by the sweep metric (Ray always keeps the latest too, for
-# restores). Each is a whole model with its optimiser state (26 MB for the MLP GANs, 93 MB for
+# restores). Each is a whole model with its optimiser state (34 MB for the MLP GANs, 120 MB for
 # DCGAN), so a 144-trial study keeping 2 took ~4 copies a trial with the run folder's own.
 CHECKPOINTS_KEPT = 1
 

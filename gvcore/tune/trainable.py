@@ -82,7 +82,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
 
     try:
         result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval),
-                       evaluator=make_evaluator(cfg), resume=True)
+                       evaluator_for=make_evaluator, resume=True)
     except BaseException:
         wandb_run.finish(exit_code=1)
         raise
