@@ -27,8 +27,6 @@ from .trainer import EvalEvent, RunResult, checkpoint_path
 # else differing means the checkpoint belongs to another model.
 _SHAPE_KEYS = ("family", "data.name", "data.image_size", "model.architecture", "model.latent_dim",
                "model.conv_width", "model.reconstruction")
-# Keys whose being on or off adds weights: a GAN's generator average exists only when its decay is set.
-_ON_OFF_KEYS = ("train.generator_ema",)
 
 
 def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) -> int:
@@ -79,11 +77,17 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
     if saved == wanted:
         return int(payload["step"])
     old, new = _flat(saved), _flat(wanted)
-    clash = [k for k in _SHAPE_KEYS if old[k] != new[k]] + [k for k in _ON_OFF_KEYS if bool(old[k]) != bool(new[k])]
+    clash = [k for k in _SHAPE_KEYS if old[k] != new[k]]
     if clash:
         raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({clash[0]}: {old[clash[0]]!r} "
                            f"!= {new[clash[0]]!r}); PBT mutations must keep the network shapes")
-    fresh = build_model(wanted).make_optimizers()
+    model = build_model(wanted)
+    try:  # any other setting that adds or removes weights (a GAN's generator average, on or off)
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({str(error).splitlines()[-1].strip()[:120]}); "
+                           "PBT mutations must keep the network shapes") from None
+    fresh = model.make_optimizers()
     for name, optimizer in fresh.items():
         groups = payload["optimizers"][name]["param_groups"]
         for saved_group, fresh_group in zip(groups, optimizer.state_dict()["param_groups"]):
