@@ -25,7 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from gvcore.config import Config  # noqa: E402
 from gvcore.data import load_dataset  # noqa: E402
-from gvcore.families import FAMILIES, resolve_config  # noqa: E402
+from gvcore.families import resolve_config  # noqa: E402
 from gvcore.models import build_model  # noqa: E402
 from gvcore.trainer import train  # noqa: E402
 
@@ -124,18 +124,23 @@ def main() -> None:
             loop_rates.append(loop_steps_per_second(cfg))
         gv_rate, loop_rate = statistics.median(gv_rates), statistics.median(loop_rates)
         print(f"{family:8} {gv_rate:11.1f} {loop_rate:13.1f} {gv_rate / loop_rate:7.2f}")
-        if FAMILIES[family].kind == "gan":
-            # What the GAN defaults add, side by side: the R1 step, then the generator's average.
-            with_r1 = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, r1_gamma=default.train.r1_gamma))
-            with_both = dataclasses.replace(with_r1, train=dataclasses.replace(with_r1.train, generator_ema=default.train.generator_ema))
-            rates = {"plain": [], "r1": [], "both": []}
+        # What the defaults add to the plain step, one at a time and side by side: the R1 step
+        # (GANs), then the weight average (GANs: generator; VAEs: encoder and decoder).
+        variants, names = [cfg], []
+        for key, name in (("r1_gamma", "R1 step"), ("generator_ema", "weight average")):
+            value = getattr(default.train, key)
+            if value:
+                variants.append(dataclasses.replace(variants[-1], train=dataclasses.replace(variants[-1].train, **{key: value})))
+                names.append(f"{name} ({key} {value:g})")
+        if names:
+            rates: list[list[float]] = [[] for _ in variants]
             for _ in range(args.repeats):
-                for name, variant in (("plain", cfg), ("r1", with_r1), ("both", with_both)):
-                    rates[name].append(gv_steps_per_second(variant))
-            plain, r1, both = (statistics.median(rates[k]) for k in ("plain", "r1", "both"))
-            print(f"         {family} defaults: R1 step {r1 / plain:.2f}x the plain step's rate, "
-                  f"the generator's average {both / r1:.2f}x on top (R1 gamma {default.train.r1_gamma:g}, "
-                  f"average decay {default.train.generator_ema:g})")
+                for rate, variant in zip(rates, variants):
+                    rate.append(gv_steps_per_second(variant))
+            medians = [statistics.median(r) for r in rates]
+            print(f"         {family} defaults: " + ", then ".join(
+                f"{name} {after / before:.2f}x" for name, before, after in zip(names, medians, medians[1:]))
+                + " the step rate before it")
         if family == "dcgan":
             steps_per_epoch = len(load_dataset("mnist-5k", "train")) // 64
             print(f"         dcgan on mnist-5k: {steps_per_epoch / gv_rate:.1f} s per epoch with gv "

@@ -122,6 +122,7 @@ def resolve_config(config: Config) -> Config:
     _positive("model.kl_warmup", m.kl_warmup, allow_zero=True)
     _positive("model.kl_weight_start", m.kl_weight_start, allow_zero=True)
     _positive("model.label_scale", m.label_scale)
+    _positive("model.encoder_label_scale", m.encoder_label_scale)
     _positive("model.free_bits", m.free_bits, allow_zero=True)
     _positive("model.leaky_slope", m.leaky_slope, allow_zero=True)
     _positive("train.r1_gamma", t.r1_gamma, allow_zero=True)

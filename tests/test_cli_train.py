@@ -151,6 +151,7 @@ def test_resume_refuses_two_budgets(cgan_run):
     (["train", "gan", "--epochs", "two"], ["--epochs"]),
     (["train", "gan", "--device", "tpu"], ["tpu"]),
     (["train", "cvae", "--set", "model.label_scale=0"], ["bad model.label_scale 0.0", "> 0"]),
+    (["train", "cvae", "--set", "model.encoder_label_scale=-1"], ["bad model.encoder_label_scale -1.0", "> 0"]),
     (["train", "cvae", "--set", "model.kl_weight_start=-1"], ["bad model.kl_weight_start -1.0", ">= 0"]),
     (["train", "gan", "--set", "train.generator_ema=1"], ["bad train.generator_ema 1.0", "[0, 1)"]),
     (["train", "cvae", "--set", "model.free_bits=-0.5"], ["bad model.free_bits -0.5", ">= 0"]),

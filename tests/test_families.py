@@ -137,14 +137,16 @@ class TestFamilyContract:
         counts = model.parameter_counts()
         assert tuple(counts) == NETWORKS[spec.kind] and all(n > 0 for n in counts.values()), counts
         # The two networks are every trained parameter, and the optimizers train each once; the
-        # only others are a GAN's generator average, a frozen copy of the generator.
+        # only others are the moving average's: a frozen copy of a GAN's generator, of a VAE's
+        # encoder and decoder.
         trained = [p for p in model.parameters() if p.requires_grad]
         assert sum(counts.values()) == sum(p.numel() for p in trained)
         optimized = [id(p) for opt in model.make_optimizers().values() for group in opt.param_groups
                      for p in group["params"]]
         assert sorted(optimized) == sorted(id(p) for p in trained)
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-        assert frozen == (counts["generator"] if config.train.generator_ema else 0)
+        averaged = counts["generator"] if spec.kind == "gan" else counts["encoder"] + counts["decoder"]
+        assert frozen == (averaged if config.train.generator_ema else 0)
 
     @every_family
     def test_train_step_updates_both_networks_and_reports_its_finite_losses(self, family, stepped):
@@ -357,22 +359,34 @@ class TestFamilyContract:
 
         scaled = build_model(with_model(label_scale=4.0 * scale))
         scaled.load_state_dict(model.state_dict())
-        sampler = scaled.sampler if model.kind == "gan" else scaled.decoder
-        first = next(m for m in sampler.modules() if isinstance(m, torch.nn.Linear))
+        first = next(m for m in scaled.sampler.modules() if isinstance(m, torch.nn.Linear))
         with torch.no_grad():
             first.weight[:, model.latent_dim:] /= 4.0
         with eval_mode(model), eval_mode(scaled):
             assert torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-5)
             first.weight.data[:, model.latent_dim:] *= 4.0
             assert not torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-3)
-        # A checkpoint whose config predates label_scale, kl_weight_start and free_bits trained with
-        # a plain one-hot, no KL annealing and no free bits: it loads that way, whatever today's
-        # defaults are.
-        config = with_model(label_scale=1.0, kl_weight_start=0.0, free_bits=0.0)
+        if model.kind == "vae":
+            # encoder_label_scale is the same for the label the encoder reads after the image.
+            images = model.sample(6, labels, seeded(11))
+            scaled = build_model(with_model(encoder_label_scale=4.0 * model.config.model.encoder_label_scale))
+            scaled.load_state_dict(model.state_dict())
+            first = next(m for m in scaled.inference_encoder.modules() if isinstance(m, torch.nn.Linear))
+            with torch.no_grad():
+                first.weight[:, -model.num_classes:] /= 4.0
+            with eval_mode(model), eval_mode(scaled):
+                assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(scaled.encode(images, labels), model.encode(images, labels)))
+                first.weight.data[:, -model.num_classes:] *= 4.0
+                assert not torch.allclose(scaled.encode(images, labels)[0], model.encode(images, labels)[0], atol=1e-3)
+        # A checkpoint whose config predates label_scale, encoder_label_scale, kl_weight_start and
+        # free_bits trained with plain one-hots, no KL annealing and no free bits: it loads that
+        # way, whatever today's defaults are.
+        config = with_model(label_scale=1.0, encoder_label_scale=1.0, kl_weight_start=0.0, free_bits=0.0)
         path = save_checkpoint(tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0)
         payload = torch.load(path, weights_only=True)
         stored = json.loads(payload["config"])
-        del stored["model"]["label_scale"], stored["model"]["kl_weight_start"], stored["model"]["free_bits"]
+        for key in ("label_scale", "encoder_label_scale", "kl_weight_start", "free_bits"):
+            del stored["model"][key]
         payload["config"] = json.dumps(stored)
         torch.save(payload, tmp_path / "old.pt")
         loaded, _, _ = load_model(tmp_path / "old.pt")
@@ -418,38 +432,50 @@ def test_r1_penalty_keeps_the_discriminator_flat_around_real_images(family, batc
     assert gradient_norm(default) < 0.5 * gradient_norm(0.0)
 
 
-@pytest.mark.parametrize("family", ["gan", "lsgan", "cgan", "dcgan"])
-def test_gan_samples_come_from_the_generator_average_and_old_checkpoints_from_the_generator(family, batch, tmp_path):
-    """train.generator_ema: the generator trains as before, samples come from a moving average of
-    its weights (copied at the first step, then moved by 1 - decay of the gap each step); 0 = off,
-    and a checkpoint saved before the key existed samples from its own generator."""
+@every_family
+def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_from_the_live_nets(family, batch, tmp_path):
+    """train.generator_ema: the nets train as before; samples (and a VAE's encodings, so every
+    metric) come from a moving average of their weights: copied at the first step, then moved by
+    1 - min(decay, (1 + n) / (10 + n)) of the gap at the n-th step after it. 0 = off, and a checkpoint
+    saved before the key existed uses its own live nets."""
     images, labels = batch
-    config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.75}}))
+    decay = 0.2  # the warm-up's (1 + n) / (10 + n) is below it at n = 1 (0.18), above it from n = 2
+    config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": decay}}))
     torch.manual_seed(0)
     model = build_model(config)
     optimizers = model.make_optimizers()
+    live_nets = [model.generator] if model.kind == "gan" else [model.encoder, model.decoder]
+
+    def floats(nets: list[torch.nn.Module]) -> list[torch.Tensor]:  # weights, and batch-norm statistics
+        return [t for net in nets for t in [*net.parameters(), *net.buffers()] if t.is_floating_point()]
+
     expected: list[torch.Tensor] = []
-
-    def floats(net: torch.nn.Module) -> list[torch.Tensor]:  # weights, and DCGAN's batch-norm statistics
-        return [t for t in [*net.parameters(), *net.buffers()] if t.is_floating_point()]
-
-    for step in range(3):
+    for n in range(4):
         model.train_step(images, labels, optimizers)
-        live = [t.detach().clone() for t in floats(model.generator)]
-        expected = live if step == 0 else [0.75 * e + 0.25 * t for e, t in zip(expected, live)]
-    averaged = floats(model.sampler)
-    assert model.sampler is not model.generator and len(averaged) == len(expected)
-    assert len(averaged) > len(list(model.generator.parameters())) or family != "dcgan"
+        live = [t.detach().clone() for t in floats(live_nets)]
+        kept = min(decay, (1 + n) / (10 + n))  # the n-th update after the first, a copy
+        expected = live if n == 0 else [kept * e + (1 - kept) * t for e, t in zip(expected, live)]
+    averaged_nets = [model.sampler] if model.kind == "gan" else [model.inference_encoder, model.sampler]
+    averaged = floats(averaged_nets)
+    assert len(averaged) == len(expected) and not any(a is t for a in averaged for t in floats(live_nets))
+    assert len(averaged) > len(list(live_nets[0].parameters())) or family != "dcgan"  # + its BN statistics
     assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(averaged, expected))
     assert not any(a.requires_grad for a in averaged)
     z, wanted = model.sample_latent(4, seeded(3)), labels_for(model, labels[:4])
+    live_generator = model.generator if model.kind == "gan" else model.decoder
+    squash = torch.tanh if model.kind == "gan" else (lambda x: torch.sigmoid(x) * 2.0 - 1.0)
     with eval_mode(model):
-        assert torch.equal(model.generate(z, wanted), torch.tanh(model.sampler(model.join_label(z, wanted))))
-        assert not torch.allclose(model.generate(z, wanted), torch.tanh(model.generator(model.join_label(z, wanted))))
+        assert torch.equal(model.generate(z, wanted), squash(model.sampler(model.join_label(z, wanted))))
+        assert not torch.allclose(model.generate(z, wanted), squash(live_generator(model.join_label(z, wanted))))
+        if model.kind == "vae":  # the ELBO and interpolations encode with the averaged encoder too
+            mean, _ = model.encode(images[:4], wanted)
+            assert torch.equal(mean, model._encode(model.inference_encoder, images[:4], wanted)[0])
+            assert not torch.allclose(mean, model._encode(model.encoder, images[:4], wanted)[0])
 
-    # Off: no average; samples are the generator's.
+    # Off: no average; samples and encodings are the live nets'.
     off = build_model(resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}})))
-    assert off.sampler is off.generator and off.generator_ema is None
+    assert off.sampler is (off.generator if off.kind == "gan" else off.decoder) and off.generator_ema is None
+    assert off.kind == "gan" or off.inference_encoder is off.encoder
 
     # A checkpoint from before the key: its config lacks it and its weights have no average.
     old_config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}}))
@@ -460,6 +486,6 @@ def test_gan_samples_come_from_the_generator_average_and_old_checkpoints_from_th
     payload["config"] = json.dumps(stored)
     torch.save(payload, tmp_path / "old.pt")
     loaded, _, _ = load_model(tmp_path / "old.pt")
-    assert loaded.config == old_config and loaded.sampler is loaded.generator
+    assert loaded.config == old_config and loaded.generator_ema is None
     adopt_hyperparameters(tmp_path / "old.pt", Config(family=family))  # a resumed sweep trial
     assert load_model(tmp_path / "old.pt")[1] == old_config
