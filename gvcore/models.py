@@ -128,9 +128,10 @@ def moving_average(net: nn.Module, decay: float) -> AveragedModel | None:
         if not averaged[0].is_floating_point():  # batch norm's step counters: keep the latest
             torch._foreach_copy_(averaged, current)
             return
-        n = n_averaged.to(averaged[0].dtype)
-        # a tensor weight: the warm-up costs no device sync
-        torch._foreach_lerp_(averaged, current, 1.0 - ((1.0 + n) / (10.0 + n)).clamp(max=decay))
+        # A Python float (double precision, whatever the weights' dtype). Reading the count costs
+        # no extra device sync: AveragedModel reads it on the host every update anyway.
+        n = int(n_averaged)
+        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1.0 + n) / (10.0 + n)))
 
     return AveragedModel(net, multi_avg_fn=update, use_buffers=True).requires_grad_(False)
 
@@ -249,11 +250,24 @@ class VAEModel(GenerativeModel):
         # With train.generator_ema set, every metric, sample and interpolation uses a moving
         # average of the encoder and decoder; training uses the live ones. The decoder is the
         # VAE's generator; the encoder is averaged with it so that the pair the ELBO scores match.
-        self.generator_ema = moving_average(nn.ModuleDict(self.networks()), float(config.train.generator_ema or 0.0))
+        self.generator_ema = moving_average(self._averaged_nets(), float(config.train.generator_ema or 0.0))
+
+    def _averaged_nets(self) -> nn.Module:
+        """What the average averages: encoder and decoder, in one module (built afresh each time,
+        so they are not registered twice)."""
+        return nn.ModuleDict(self.networks())
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints from before the warm-up existed trained without one: count it as done.
         state_dict.setdefault(prefix + "steps_taken", torch.tensor(self.kl_warmup, dtype=torch.long))
+        average = prefix + "generator_ema."
+        if self.generator_ema is not None and not any(key.startswith(average) for key in state_dict):
+            # A VAE saved before VAEs had an average (train.generator_ema was set, and ignored):
+            # the average starts as its live nets, as it sampled, and the next update copies them.
+            for name in self.generator_ema.module.state_dict():
+                if prefix + name in state_dict:
+                    state_dict[average + "module." + name] = state_dict[prefix + name]
+            state_dict[average + "n_averaged"] = torch.zeros((), dtype=torch.long)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def kl_weight_now(self) -> Tensor | float:
@@ -288,7 +302,7 @@ class VAEModel(GenerativeModel):
     def _encode(self, encoder: nn.Module, images: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         onehot = self.one_hot(labels)
         # A CVAE's encoder reads the label too, at model.encoder_label_scale: given a label as
-        # loud as the decoder's, its test ELBO is ~1.2 nats better (README "The VAEs' average").
+        # loud as the decoder's, its test ELBO is 1.2-1.7 nats better (README "The VAEs' average").
         if onehot is not None:
             onehot = onehot * self.config.model.encoder_label_scale
         mu, logvar = encoder(images, onehot).chunk(2, dim=1)
@@ -335,8 +349,8 @@ class VAEModel(GenerativeModel):
         self.steps_taken += 1
         if self.generator_ema is not None:
             # The average's test ELBO is ~4 nats better than the last step's at 135 s on
-            # mnist-5k (README "The VAEs' average"): it smooths out the last steps' noise on 5,000 digits.
-            self.generator_ema.update_parameters(nn.ModuleDict(self.networks()))
+            # mnist-5k (README "The VAEs' average"): on 5,000 digits the last steps are noisy.
+            self.generator_ema.update_parameters(self._averaged_nets())
         return {"loss/total": loss.detach(), "loss/reconstruction": recon.detach(), "loss/kl": kl.detach()}
 
 
