@@ -1,25 +1,6 @@
-"""gv's command line: one Typer sub-app per command group, composed here.
+"""`python cli.py ...` from a clone: the same app as the installed `gv` command (gvcore/cli.py)."""
 
-    gv families | config | train | resume | sample      (gvcore/commands/train.py)
-    gv sweep | sweeps | results                         (gvcore/commands/sweep.py)
-    gv compare                                          (gvcore/commands/compare.py)
-    gv interpolate                                      (gvcore/commands/report.py)
-    gv eval | evaluator train                           (gvcore/commands/evaluate.py)
-"""
-
-from gvcore.commands import compare as compare_commands
-from gvcore.commands import evaluate as evaluate_commands
-from gvcore.commands import report as report_commands
-from gvcore.commands import sweep as sweep_commands
-from gvcore.commands import train as train_commands
-from gvcore.commands.common import new_app
-
-app = new_app("gv: train, sweep, evaluate and compare GAN, LSGAN, DCGAN, CGAN, VAE and CVAE on your data.")
-app.add_typer(train_commands.app)
-app.add_typer(sweep_commands.app)
-app.add_typer(compare_commands.app)
-app.add_typer(report_commands.app)
-app.add_typer(evaluate_commands.app)
+from gvcore.cli import app
 
 if __name__ == "__main__":
     app()

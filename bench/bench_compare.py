@@ -36,17 +36,34 @@ def write_sweep(directory: Path, trials_per_family: int) -> Path:
         for _ in range(trials_per_family):
             diverged = rng.random() < 0.1
             value = None if diverged else float(location + 5 * rng.standard_normal())
-            rows.append({"rank": len(rows) + 1, "trial_id": f"{len(rows):05d}", "family": family,
-                         "status": "diverged" if diverged else "done", "metric": "eval/fid", "mode": "min",
-                         "best_metric": value, "best_step": 100, "step": 100, "total_steps": 100,
-                         "wall_time_s": 10.0, "images_per_s": 1000.0, "best_checkpoint": None, "run_dir": None,
-                         "node": None, "restores": 0, "error": "loss is nan" if diverged else None,
-                         "config": {"family": family, "data.name": "mnist-5k"},
-                         "metrics": {} if diverged else {"eval/fid": value},
-                         **({} if diverged else {"final": {"fid": value + 0.5, "precision": 0.6}})})
+            rows.append(
+                {
+                    "rank": len(rows) + 1,
+                    "trial_id": f"{len(rows):05d}",
+                    "family": family,
+                    "status": "diverged" if diverged else "done",
+                    "metric": "eval/fid",
+                    "mode": "min",
+                    "best_metric": value,
+                    "best_step": 100,
+                    "step": 100,
+                    "total_steps": 100,
+                    "wall_time_s": 10.0,
+                    "images_per_s": 1000.0,
+                    "best_checkpoint": None,
+                    "run_dir": None,
+                    "node": None,
+                    "restores": 0,
+                    "error": "loss is nan" if diverged else None,
+                    "config": {"family": family, "data.name": "mnist-5k"},
+                    "metrics": {} if diverged else {"eval/fid": value},
+                    **({} if diverged else {"final": {"fid": value + 0.5, "precision": 0.6}}),
+                }
+            )
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "leaderboard.json").write_text(json.dumps({"sweep": directory.name, "final": True,
-                                                            "metric": "eval/fid", "mode": "min", "rows": rows}))
+    (directory / "leaderboard.json").write_text(
+        json.dumps({"sweep": directory.name, "final": True, "metric": "eval/fid", "mode": "min", "rows": rows})
+    )
     return directory
 
 
@@ -66,7 +83,7 @@ def main() -> None:
 
     from typer.testing import CliRunner
 
-    import cli
+    from gvcore import cli
 
     def end_to_end() -> None:
         result = CliRunner().invoke(cli.app, ["compare", str(sweep), "--json"])
@@ -74,9 +91,11 @@ def main() -> None:
 
     first = timed(end_to_end)
     steady = statistics.median(timed(end_to_end) for _ in range(args.repeats))
-    print(f"gv compare, {total} trials ({len(FAMILIES)} families x {args.trials}), in-process: "
-          f"first call {first:.2f} s "
-          f"(imports included), then {steady:.3f} s (median of {args.repeats})")
+    print(
+        f"gv compare, {total} trials ({len(FAMILIES)} families x {args.trials}), in-process: "
+        f"first call {first:.2f} s "
+        f"(imports included), then {steady:.3f} s (median of {args.repeats})"
+    )
 
     from gvcore.compare import compare, load_pool
     from gvcore.compare import statistics as st
@@ -88,26 +107,43 @@ def main() -> None:
     for _ in range(args.repeats):
         compare(pool)
     cpu = (time.process_time() - cpu_start) / args.repeats
-    print(f"reading + checking the leaderboard: {load * 1000:.1f} ms; the statistics alone: {stats_alone:.3f} s "
-          f"({st.N_RESAMPLES} resamples, {len(FAMILIES)} family + {len(FAMILIES) * (len(FAMILIES) - 1) // 2} pair "
-          f"bootstraps); CPU time {cpu:.3f} s (a busy machine inflates the wall time, less the CPU time)")
+    print(
+        f"reading + checking the leaderboard: {load * 1000:.1f} ms; the statistics alone: {stats_alone:.3f} s "
+        f"({st.N_RESAMPLES} resamples, {len(FAMILIES)} family + {len(FAMILIES) * (len(FAMILIES) - 1) // 2} pair "
+        f"bootstraps); CPU time {cpu:.3f} s (a busy machine inflates the wall time, less the CPU time)"
+    )
 
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, str(REPO / "cli.py"), "compare", str(sweep), "--json"], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "compare", str(sweep), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cold = time.perf_counter() - start
     # The same command again under -X importtime: what a fresh process spends on imports.
-    imports = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "cli.py"), "compare", str(sweep), "--json"],
-                             cwd=REPO, capture_output=True, text=True, check=True)
+    imports = subprocess.run(
+        [sys.executable, "-X", "importtime", str(REPO / "cli.py"), "compare", str(sweep), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cumulative = {}
     for line in imports.stderr.splitlines():
         parts = line.split("|")
         if len(parts) == 3 and parts[1].strip().isdigit():
             cumulative[parts[2].strip()] = int(parts[1]) / 1e6
-    print(f"a fresh `gv compare` process: {cold:.2f} s ({len(done.stdout)} bytes of JSON); its imports: "
-          + ", ".join(f"{name} {cumulative[name]:.2f} s" for name in ("typer", "gvcore.compare", "scipy.stats")
-                      if name in cumulative)
-          + ("; torch is imported too" if "torch" in cumulative else "; no torch"))
+    print(
+        f"a fresh `gv compare` process: {cold:.2f} s ({len(done.stdout)} bytes of JSON); its imports: "
+        + ", ".join(
+            f"{name} {cumulative[name]:.2f} s"
+            for name in ("typer", "gvcore.compare", "scipy.stats")
+            if name in cumulative
+        )
+        + ("; torch is imported too" if "torch" in cumulative else "; no torch")
+    )
 
 
 if __name__ == "__main__":

@@ -43,14 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from t10k import DEFAULT_T10K, read_t10k  # noqa: E402
 
 from gvcore.config import Config, apply_overrides  # noqa: E402
 from gvcore.data import ImageDataset, load_dataset  # noqa: E402
 from gvcore.errors import GVError  # noqa: E402
+from gvcore.evaluation.api import Scorer, generate_samples  # noqa: E402
+from gvcore.evaluation.features import reference_from_images  # noqa: E402
 from gvcore.families import FAMILIES, resolve_config  # noqa: E402
-from gvcore.metrics import Scorer, generate_samples, reference_from_images  # noqa: E402
 from gvcore.trainer import load_model, train  # noqa: E402
-from t10k import DEFAULT_T10K, read_t10k  # noqa: E402
 
 SAMPLES = 10_000
 
@@ -82,23 +83,43 @@ def run(family: str, seed: int, args: argparse.Namespace, root: Path) -> dict:
     result = train(cfg, run_dir)
     if result.status != "done":
         return {"family": family, "seed": seed, "status": result.status, "message": result.message}
-    return {"family": family, "seed": seed, "status": "done", "steps": result.step,
-            "train_s": round(result.train_time, 1), "images_per_s": round(result.images_per_s), "run_dir": str(run_dir)}
+    return {
+        "family": family,
+        "seed": seed,
+        "status": "done",
+        "steps": result.step,
+        "train_s": round(result.train_time, 1),
+        "images_per_s": round(result.images_per_s),
+        "run_dir": str(run_dir),
+    }
 
 
 def score(row: dict, scorer: Scorer) -> dict:
     model, _, _ = load_model(row["run_dir"])
     images, labels = generate_samples(model, SAMPLES, seed=0)
-    names = (["fid", "modes"] + (["label_acc"] if model.conditional else [])
-             + (["nelbo", "iw_nll"] if model.kind == "vae" else []))
+    names = (
+        ["fid", "modes"]
+        + (["label_acc"] if model.conditional else [])
+        + (["nelbo", "iw_nll"] if model.kind == "vae" else [])
+    )
     scores = scorer.score(images, labels if model.conditional else None, names, model, bootstrap=False)
-    row.update({"fid": round(scores["fid"], 2), "classes": int(scores["classes_covered"]),
-                "smallest_class": round(min(v for k, v in scores.items() if k.startswith("class_frac/")), 4)})
+    row.update(
+        {
+            "fid": round(scores["fid"], 2),
+            "classes": int(scores["classes_covered"]),
+            "smallest_class": round(min(v for k, v in scores.items() if k.startswith("class_frac/")), 4),
+        }
+    )
     if model.conditional:
         row["label_acc"] = round(scores["label_acc"], 3)
     if model.kind == "vae":
-        row.update({"nelbo": round(scores["nelbo"], 2), "nelbo_kl": round(scores["nelbo_kl"], 2),
-                    "iw_nll": round(scores["iw_nll"], 2)})
+        row.update(
+            {
+                "nelbo": round(scores["nelbo"], 2),
+                "nelbo_kl": round(scores["nelbo_kl"], 2),
+                "iw_nll": round(scores["iw_nll"], 2),
+            }
+        )
     return row
 
 
@@ -125,8 +146,10 @@ def main() -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets the whole table
     scorer = scorer_for(args.t10k)
     budget = f"{args.steps} steps" if args.steps else f"{args.seconds:g} s of training"
-    console.print(f"bench_quality: {budget} per family on {args.device} ({args.threads} threads), scored on "
-                  f"{scorer.reference.description}; overrides: {' '.join(args.set) or 'none'}")
+    console.print(
+        f"bench_quality: {budget} per family on {args.device} ({args.threads} threads), scored on "
+        f"{scorer.reference.description}; overrides: {' '.join(args.set) or 'none'}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in families:
@@ -137,27 +160,52 @@ def main() -> None:
                 rows.append(row)
                 console.print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}))
     table = Table(title=f"every family at {budget} ({args.device}); scored on {scorer.reference.description}")
-    for column in ("family", "seed", "steps", "train s", "images/s", "FID", "classes", "smallest class",
-                   "label acc", "test nELBO (KL)", "IW-NLL k=100"):
+    for column in (
+        "family",
+        "seed",
+        "steps",
+        "train s",
+        "images/s",
+        "FID",
+        "classes",
+        "smallest class",
+        "label acc",
+        "test nELBO (KL)",
+        "IW-NLL k=100",
+    ):
         table.add_column(column, justify="left" if column == "family" else "right")
     for row in rows:
         if row["status"] != "done":
-            table.add_row(row["family"], str(row["seed"]), row["status"], "", "", "", "", "", "", row.get("message", ""), "")
+            table.add_row(
+                row["family"], str(row["seed"]), row["status"], "", "", "", "", "", "", row.get("message", ""), ""
+            )
             continue
         nelbo = f"{row['nelbo']:.1f} ({row['nelbo_kl']:.1f})" if "nelbo" in row else "-"
         label_acc = f"{row['label_acc']:.0%}" if "label_acc" in row else "-"
         iw_nll = f"{row['iw_nll']:.1f}" if "iw_nll" in row else "-"
-        table.add_row(row["family"], str(row["seed"]), str(row["steps"]), f"{row['train_s']:.0f}",
-                      str(row["images_per_s"]), f"{row['fid']:.1f}", f"{row['classes']}/10",
-                      f"{row['smallest_class']:.1%}", label_acc, nelbo, iw_nll)
+        table.add_row(
+            row["family"],
+            str(row["seed"]),
+            str(row["steps"]),
+            f"{row['train_s']:.0f}",
+            str(row["images_per_s"]),
+            f"{row['fid']:.1f}",
+            f"{row['classes']}/10",
+            f"{row['smallest_class']:.1%}",
+            label_acc,
+            nelbo,
+            iw_nll,
+        )
     console.print(table)
     if len(seeds) > 1:  # the spread over seeds: a default must hold for every seed, not the lucky one
         for family in families:
             done = [r for r in rows if r["family"] == family and r["status"] == "done"]
             if done:
                 fids = sorted(r["fid"] for r in done)
-                console.print(f"{family}: {sum(r['classes'] == 10 for r in done)} of {len(seeds)} seeds cover 10/10 "
-                              f"classes; FID median {statistics.median(fids):.1f} (range {fids[0]:.1f}-{fids[-1]:.1f})")
+                console.print(
+                    f"{family}: {sum(r['classes'] == 10 for r in done)} of {len(seeds)} seeds cover 10/10 "
+                    f"classes; FID median {statistics.median(fids):.1f} (range {fids[0]:.1f}-{fids[-1]:.1f})"
+                )
 
 
 if __name__ == "__main__":

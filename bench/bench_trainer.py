@@ -59,13 +59,14 @@ def loop_steps_per_second(cfg: Config) -> float:
     while step < cfg.train.steps:
         perm = torch.randperm(n, device=device)
         for i in range(n // bs):
-            x = images[perm[i * bs:(i + 1) * bs]]
+            x = images[perm[i * bs : (i + 1) * bs]]
             if model.kind == "gan":
                 z = torch.randn(bs, model.latent_dim, device=device)
                 fake = torch.tanh(generator(z))
                 d_real, d_fake = discriminator(x), discriminator(fake.detach())
-                d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                          + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+                d_loss = F.binary_cross_entropy_with_logits(
+                    d_real, torch.ones_like(d_real)
+                ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
@@ -130,7 +131,9 @@ def main() -> None:
         for key, name in (("r1_gamma", "R1 step"), ("generator_ema", "weight average")):
             value = getattr(default.train, key)
             if value:
-                variants.append(dataclasses.replace(variants[-1], train=dataclasses.replace(variants[-1].train, **{key: value})))
+                variants.append(
+                    dataclasses.replace(variants[-1], train=dataclasses.replace(variants[-1].train, **{key: value}))
+                )
                 names.append(f"{name} ({key} {value:g})")
         if names:
             rates: list[list[float]] = [[] for _ in variants]
@@ -138,13 +141,19 @@ def main() -> None:
                 for rate, variant in zip(rates, variants):
                     rate.append(gv_steps_per_second(variant))
             medians = [statistics.median(r) for r in rates]
-            print(f"         {family} defaults: " + ", then ".join(
-                f"{name} {after / before:.2f}x" for name, before, after in zip(names, medians, medians[1:]))
-                + " the step rate before it")
+            print(
+                f"         {family} defaults: "
+                + ", then ".join(
+                    f"{name} {after / before:.2f}x" for name, before, after in zip(names, medians, medians[1:])
+                )
+                + " the step rate before it"
+            )
         if family == "dcgan":
             steps_per_epoch = len(load_dataset("mnist-5k", "train")) // 64
-            print(f"         dcgan on mnist-5k: {steps_per_epoch / gv_rate:.1f} s per epoch with gv "
-                  f"({steps_per_epoch / loop_rate:.1f} s with the hand-written loop)")
+            print(
+                f"         dcgan on mnist-5k: {steps_per_epoch / gv_rate:.1f} s per epoch with gv "
+                f"({steps_per_epoch / loop_rate:.1f} s with the hand-written loop)"
+            )
 
 
 if __name__ == "__main__":

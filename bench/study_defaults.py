@@ -37,7 +37,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from gvcore.compare import compare, load_pool  # noqa: E402
-from gvcore.compare.trials import group_of  # noqa: E402
+from gvcore.compare.pool import group_of  # noqa: E402
 from gvcore.compare.verdict import leaders_among, picks  # noqa: E402
 from gvcore.errors import GVError  # noqa: E402
 from gvcore.rundir import read_metrics  # noqa: E402
@@ -64,10 +64,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sweep_dirs", nargs="+")
     parser.add_argument("--metric", default="eval/fid", help="what the pick is by (default eval/fid)")
-    parser.add_argument("--require", default="eval/classes_covered>=10",
-                        help="KEY>=VALUE or KEY<=VALUE every seed of a setting must meet (default eval/classes_covered>=10)")
-    parser.add_argument("--step", type=int, default=1100,
-                        help="the requirement is read at the last eval at or before this step; 0 = the last eval")
+    parser.add_argument(
+        "--require",
+        default="eval/classes_covered>=10",
+        help="KEY>=VALUE or KEY<=VALUE every seed of a setting must meet (default eval/classes_covered>=10)",
+    )
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=1100,
+        help="the requirement is read at the last eval at or before this step; 0 = the last eval",
+    )
     parser.add_argument("--by", default=",".join(BY))
     args = parser.parse_args()
     key, bound, threshold = parse_requirement(args.require)
@@ -78,13 +85,16 @@ def main() -> None:
     for trial in (t for sweep in pool.sweeps for t in sweep.trials if t.run_dir and t.family):
         values.setdefault(group_of(trial, by), []).append(value_near(trial.run_dir, key, args.step))
     sizes = {f["family"]: f["n"] for f in doc["families"]}
-    qualified = [g for g in sizes
-                 if values.get(g) and all(v is not None and BOUNDS[bound](v, threshold) for v in values[g])]
+    qualified = [
+        g for g in sizes if values.get(g) and all(v is not None and BOUNDS[bound](v, threshold) for v in values[g])
+    ]
     family_of = {g: pool.families[g].family or "?" for g in sizes}
     chosen, _ = picks(qualified, doc["pairs"], sizes, family_of)
     console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets the whole table
     where = f"step <= {args.step}" if args.step else "the last eval"
-    table = Table(title=f"defaults study: {args.metric} at equal compute; {key} at {where} (every seed {bound} {threshold:g})")
+    table = Table(
+        title=f"defaults study: {args.metric} at equal compute; {key} at {where} (every seed {bound} {threshold:g})"
+    )
     for column in ("setting", "trials", f"median {args.metric} [95% CI]", f"{key} (each trial)", "qualifies", ""):
         table.add_column(column)
     for family in dict.fromkeys(family_of.values()):
@@ -94,9 +104,14 @@ def main() -> None:
             g = entry["family"]
             ci = f" [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]" if entry["ci"] else ""
             mark = "default" if chosen.get(family) == g else (f"leader on {args.metric}" if g in leaders else "")
-            table.add_row(g, str(entry["n"]), f"{entry['median']:.2f}{ci}",
-                          " ".join("-" if v is None else f"{v:g}" for v in values.get(g, [])),
-                          "yes" if g in qualified else "no", mark)
+            table.add_row(
+                g,
+                str(entry["n"]),
+                f"{entry['median']:.2f}{ci}",
+                " ".join("-" if v is None else f"{v:g}" for v in values.get(g, [])),
+                "yes" if g in qualified else "no",
+                mark,
+            )
     console.print(table)
     for family in dict.fromkeys(family_of.values()):
         console.print(f"{family}: {chosen.get(family) or f'no setting meets {args.require} in every seed'}")

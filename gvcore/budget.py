@@ -24,6 +24,7 @@ import torch
 
 from .config import BUDGET_KINDS, DEFAULT_EPOCHS, Config, TrainConfig
 from .errors import GVError
+from .rng import preserved_rng
 
 # An evaluation costs the same whatever the dataset's size, so on a tiny dataset (mnist-5k: 4,500
 # images, ~1 s an epoch for the MLP families) evaluating every epoch would cost more than 10% of
@@ -83,8 +84,6 @@ def count_flops_per_step(model: torch.nn.Module, images: torch.Tensor, labels: t
     which is restored)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .trainer import preserved_rng
-
     scratch = copy.deepcopy(model)
     optimizers = scratch.make_optimizers()
     with preserved_rng(images.device):
@@ -121,8 +120,10 @@ def plan_steps(cfg: Config, n_train: int, flops_per_step: float | None = None) -
         # Whole steps that fit in the budget: never more compute than asked for.
         total = int(amount // flops_per_step)
         if total < 1:
-            raise GVError(f"bad train.flops {amount:.3g}: less than one training step of {cfg.family} "
-                          f"({flops_per_step:.3g} FLOPs at batch {t.batch_size}); give at least {flops_per_step:.3g}")
+            raise GVError(
+                f"bad train.flops {amount:.3g}: less than one training step of {cfg.family} "
+                f"({flops_per_step:.3g} FLOPs at batch {t.batch_size}); give at least {flops_per_step:.3g}"
+            )
     else:
         total = None
     if t.eval_every:

@@ -19,27 +19,23 @@ import torch
 
 from .config import Config
 from .errors import GVError
+from .rng import rng_state
 from .rundir import atomic_path
 
 FORMAT = "gv-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
-                    config: Config, step: int, epoch: int, extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: torch.nn.Module,
+    optimizers: dict[str, torch.optim.Optimizer],
+    config: Config,
+    step: int,
+    epoch: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -69,8 +65,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         # torch explains a refusal at length; keep the global it refused, if it names one.
         found = re.search(r"GLOBAL (\S+)", str(exc))
         what = f" (it asks for {found.group(1)})" if found else ""
-        raise GVError(f"'{path}' is not a gv checkpoint: refused to load it{what}; gv loads plain tensors only, "
-                      "never code -- pass a checkpoint gv wrote") from None
+        raise GVError(
+            f"'{path}' is not a gv checkpoint: refused to load it{what}; gv loads plain tensors only, "
+            "never code -- pass a checkpoint gv wrote"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GVError(f"'{path}' is not a readable gv checkpoint (corrupt or foreign file: {first[:160]})") from None

@@ -19,7 +19,6 @@ from typing import Any
 
 from .errors import GVError
 
-
 # Training defaults by kind, as dotted config keys; the Config fields are None = "the family's
 # default". The seed reports fix the architectures; these settings were chosen by measurement on
 # mnist-5k (README "Defaults": bench/bench_quality.py runs, and the defaults-mnist-5k-{vae,gan}
@@ -48,14 +47,32 @@ from .errors import GVError
 #   encoder then reads its label at size 10 too (encoder_label_scale): 104.9 in both seeds, label
 #   accuracy 96% -> 98% (README "The VAEs' average").
 TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
-    "gan": {"optim.lr": 1e-3, "optim.beta1": 0.5, "model.latent_dim": 100, "model.leaky_slope": 0.01,
-            "model.kl_warmup": 0, "model.kl_weight_start": 0.0, "model.label_scale": 1.0,
-            "model.encoder_label_scale": 1.0, "train.r1_gamma": 30.0,
-            "train.generator_ema": 0.99, "model.free_bits": 0.0},
-    "vae": {"optim.lr": 5e-4, "optim.beta1": 0.9, "model.latent_dim": 20, "model.leaky_slope": 0.2,
-            "model.kl_warmup": 2000, "model.kl_weight_start": 0.0, "model.label_scale": 1.0,
-            "model.encoder_label_scale": 1.0, "train.r1_gamma": 0.0,
-            "train.generator_ema": 0.999, "model.free_bits": 0.0},
+    "gan": {
+        "optim.lr": 1e-3,
+        "optim.beta1": 0.5,
+        "model.latent_dim": 100,
+        "model.leaky_slope": 0.01,
+        "model.kl_warmup": 0,
+        "model.kl_weight_start": 0.0,
+        "model.label_scale": 1.0,
+        "model.encoder_label_scale": 1.0,
+        "train.r1_gamma": 30.0,
+        "train.generator_ema": 0.99,
+        "model.free_bits": 0.0,
+    },
+    "vae": {
+        "optim.lr": 5e-4,
+        "optim.beta1": 0.9,
+        "model.latent_dim": 20,
+        "model.leaky_slope": 0.2,
+        "model.kl_warmup": 2000,
+        "model.kl_weight_start": 0.0,
+        "model.label_scale": 1.0,
+        "model.encoder_label_scale": 1.0,
+        "train.r1_gamma": 0.0,
+        "train.generator_ema": 0.999,
+        "model.free_bits": 0.0,
+    },
 }
 # Where one family departs from its kind's row.
 FAMILY_DEFAULTS: dict[str, dict[str, float | int]] = {
@@ -64,15 +81,24 @@ FAMILY_DEFAULTS: dict[str, dict[str, float | int]] = {
     # Follows its label: samples read as their class 95% of the time, not 55% (the CVAE study).
     # (KL weight 1 from the start: over the VAE row's 2,000-step warm-up it stays at 1.) Free bits
     # keep its latent in use without a warm-up (README "The CVAE study"). Its encoder reads the label
-    # at size 10 too: 1.2-1.7 nats of test nELBO, label accuracy 96% -> 98% (README "The VAEs' average").
-    "cvae": {"model.label_scale": 10.0, "model.encoder_label_scale": 10.0, "model.kl_weight_start": 1.0,
-             "model.free_bits": 0.5},
+    # at size 10 too (the last bullet above the table).
+    "cvae": {
+        "model.label_scale": 10.0,
+        "model.encoder_label_scale": 10.0,
+        "model.kl_weight_start": 1.0,
+        "model.free_bits": 0.5,
+    },
 }
 # Keys added after gv first saved configs, with what their absence meant (the kind rows' values
 # when the key came in): a model saved before a key existed trained that way, and a default
 # changed since must not change an old model.
-ADDED_KEYS: dict[str, float] = {"model.kl_weight_start": 0.0, "model.label_scale": 1.0, "train.generator_ema": 0.0,
-                                "model.free_bits": 0.0, "model.encoder_label_scale": 1.0}
+ADDED_KEYS: dict[str, float] = {
+    "model.kl_weight_start": 0.0,
+    "model.label_scale": 1.0,
+    "train.generator_ema": 0.0,
+    "model.free_bits": 0.0,
+    "model.encoder_label_scale": 1.0,
+}
 
 
 @dataclass
@@ -207,24 +233,24 @@ class Config:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Config":
+    def from_dict(cls, data: dict[str, Any]) -> Config:
         config = cls()
         for key, value in flatten(data).items():
             set_value(config, key, value)
         return config
 
     @classmethod
-    def from_saved(cls, data: dict[str, Any]) -> "Config":
+    def from_saved(cls, data: dict[str, Any]) -> Config:
         """A config gv saved (a checkpoint's): keys it predates take the value their absence meant
         (ADDED_KEYS), not today's default."""
         saved = flatten(data)
         return cls.from_dict({**{k: v for k, v in ADDED_KEYS.items() if k not in saved}, **saved})
 
     @classmethod
-    def from_json(cls, text: str) -> "Config":
+    def from_json(cls, text: str) -> Config:
         return cls.from_dict(json.loads(text))
 
-    def copy(self) -> "Config":
+    def copy(self) -> Config:
         return Config.from_dict(self.to_dict())
 
 

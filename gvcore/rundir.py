@@ -27,8 +27,9 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import GVError
 
@@ -91,14 +92,17 @@ def check_creatable(path: str | os.PathLike, flag: str) -> Path:
         raise GVError(f"bad {flag} '{path}': it is a file, not a directory; pass a directory path")
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise GVError(f"bad {flag} '{path}': '{existing}' is a file, so no directory can be made under it; "
-                      "pass a directory path")
+        raise GVError(
+            f"bad {flag} '{path}': '{existing}' is a file, so no directory can be made under it; pass a directory path"
+        )
     try:
         probe = Path(tempfile.mkdtemp(prefix=".gv-write-check-", dir=existing))
         probe.rmdir()
     except OSError as exc:
-        raise GVError(f"bad {flag} '{path}': can't create anything in '{existing}' ({exc.strerror or exc}); "
-                      "pass a directory you can write") from None
+        raise GVError(
+            f"bad {flag} '{path}': can't create anything in '{existing}' ({exc.strerror or exc}); "
+            "pass a directory you can write"
+        ) from None
     return path
 
 
@@ -120,8 +124,9 @@ def _parse(lines: list[str], source: Path, first_line: int = 1, warn: bool = Tru
             record = None
         if not isinstance(record, dict):
             if warn:
-                log.warning("skipped line %d of %s: not a complete JSON record (a writer killed mid-line?)",
-                            number, source)
+                log.warning(
+                    "skipped line %d of %s: not a complete JSON record (a writer killed mid-line?)", number, source
+                )
             continue
         records.append(record)
     return records
@@ -161,7 +166,11 @@ def truncate_metrics(run_dir: str | os.PathLike, after_step: int) -> None:
     path = metrics_path(run_dir)
     if not path.is_file():
         return
-    kept = [r for r in read_metrics(run_dir) if isinstance(r.get("step", 0), (int, float)) and r.get("step", 0) <= after_step]
+    kept = [
+        r
+        for r in read_metrics(run_dir)
+        if isinstance(r.get("step", 0), (int, float)) and r.get("step", 0) <= after_step
+    ]
     write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
@@ -181,7 +190,7 @@ class MetricsWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "MetricsWriter":
+    def __enter__(self) -> MetricsWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -18,27 +18,37 @@ loop, except a seconds budget: the loop ends at the first step past it and then 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
 from . import __version__
 from .budget import budget_of, copy_budget, count_flops_per_step, plan_steps
-from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, restore_rng_state, save_checkpoint
+from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import load_dataset
 from .errors import GVError
 from .families import get_family, resolve_config
-from .models import GenerativeModel, build_model
 from .images import grid_labels, save_grid
-from .rundir import CHECKPOINTS_DIR, CONFIG_FILE, RESULT_FILE, SAMPLES_DIR, MetricsWriter, read_json, truncate_metrics, write_json
+from .models import GenerativeModel, build_model
+from .rng import preserved_rng, restore_rng_state
+from .rundir import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    RESULT_FILE,
+    SAMPLES_DIR,
+    MetricsWriter,
+    read_json,
+    truncate_metrics,
+    write_json,
+)
 
 Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
 
@@ -99,12 +109,18 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status, "step": self.step, "total_steps": self.total_steps,
-            "wall_time": round(self.wall_time, 3), "train_time": round(self.train_time, 3),
+            "status": self.status,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "wall_time": round(self.wall_time, 3),
+            "train_time": round(self.train_time, 3),
             "images_per_s": round(self.images_per_s, 1),
-            "flops_per_step": self.flops_per_step, "flops": self.flops,
-            "losses": self.losses, "metrics": self.metrics,
-            "checkpoint": str(self.checkpoint) if self.checkpoint else None, "message": self.message,
+            "flops_per_step": self.flops_per_step,
+            "flops": self.flops,
+            "losses": self.losses,
+            "metrics": self.metrics,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "message": self.message,
         }
 
 
@@ -122,32 +138,28 @@ def epoch_permutation(seed: int, epoch: int, n: int, device: torch.device) -> to
     return torch.randperm(n, generator=g).to(device)
 
 
-@contextlib.contextmanager
-def preserved_rng(device: torch.device) -> Iterator[None]:
-    """Evaluation must not consume the training RNG, so a resumed run repeats an uninterrupted one."""
-    cpu = torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state(cuda, device)
-
-
 def versions() -> dict[str, str]:
     import torchvision
 
-    return {"gv": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version()}
+    return {
+        "gv": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def checkpoint_path(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINTS_DIR / CHECKPOINT_NAME
 
 
-def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None,
-          evaluator_for: Callable[[Config], Evaluator | None] | None = None, resume: bool = True) -> RunResult:
+def train(
+    config: Config,
+    run_dir: str | os.PathLike,
+    hooks: Hooks | None = None,
+    evaluator_for: Callable[[Config], Evaluator | None] | None = None,
+    resume: bool = True,
+) -> RunResult:
     """Train ``config`` into ``run_dir``; continue from its checkpoint if there is one."""
     hooks = hooks or Hooks()
     run_dir = Path(run_dir)
@@ -182,7 +194,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     # planned with, so it continues to the same total whatever this torch counts.
     flops_per_step = float(payload["extra"].get("flops_per_step", 0.0)) if payload is not None else 0.0
     if not flops_per_step:
-        first = epoch_permutation(t.seed, 0, n_train, device)[:min(t.batch_size, n_train)]
+        first = epoch_permutation(t.seed, 0, n_train, device)[: min(t.batch_size, n_train)]
         flops_per_step = count_flops_per_step(model, images[first], labels[first])
     plan = plan_steps(cfg, n_train, flops_per_step)
     steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
@@ -207,18 +219,34 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     run_dir.mkdir(parents=True, exist_ok=True)
     info_file = run_dir / CONFIG_FILE
     created = (read_json(info_file) or {}).get("created") if payload is not None else None
-    write_json(info_file, {
-        "config": cfg.to_dict(),
-        "family": {"name": spec.name, "kind": spec.kind, "conditional": spec.conditional,
-                   "loss": spec.loss, "reference": spec.reference},
-        "dataset": {"name": cfg.data.name, "image_shape": list(train_set.image_shape),
-                    "num_classes": train_set.num_classes, "train_images": n_train},
-        "parameters": model.parameter_counts(),
-        "budget": {"kind": budget_kind, "amount": budget_amount, "flops_per_step": flops_per_step,
-                   "total_steps": total_steps},
-        "versions": versions(),
-        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    write_json(
+        info_file,
+        {
+            "config": cfg.to_dict(),
+            "family": {
+                "name": spec.name,
+                "kind": spec.kind,
+                "conditional": spec.conditional,
+                "loss": spec.loss,
+                "reference": spec.reference,
+            },
+            "dataset": {
+                "name": cfg.data.name,
+                "image_shape": list(train_set.image_shape),
+                "num_classes": train_set.num_classes,
+                "train_images": n_train,
+            },
+            "parameters": model.parameter_counts(),
+            "budget": {
+                "kind": budget_kind,
+                "amount": budget_amount,
+                "flops_per_step": flops_per_step,
+                "total_steps": total_steps,
+            },
+            "versions": versions(),
+            "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
 
     # Fixed noise (its own generator, not the training RNG) so grids are comparable across steps.
     if spec.conditional:
@@ -256,7 +284,7 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
             epoch, offset = divmod(step, steps_per_epoch)
             if perm is None or offset == 0:
                 perm = epoch_permutation(t.seed, epoch, n_train, device)
-            idx = perm[offset * t.batch_size:(offset + 1) * t.batch_size]
+            idx = perm[offset * t.batch_size : (offset + 1) * t.batch_size]
             out = model.train_step(images[idx], labels[idx], optimizers)
             for key, value in out.items():
                 sums[key] = sums[key] + value if key in sums else value.clone()
@@ -277,11 +305,20 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                 now = time.perf_counter()
                 images_per_s = window_steps * t.batch_size / max(now - window_start, 1e-9)
                 losses = {k: float(v) / window_steps for k, v in sums.items()}
-                log_line({"step": step, "epoch": round(step / steps_per_epoch, 4), "time": round(elapsed(), 3),
-                          "images_per_s": round(images_per_s, 1), **losses})
+                log_line(
+                    {
+                        "step": step,
+                        "epoch": round(step / steps_per_epoch, 4),
+                        "time": round(elapsed(), 3),
+                        "images_per_s": round(images_per_s, 1),
+                        **losses,
+                    }
+                )
                 sums, window_start, window_steps = {}, now, 0
                 if hooks.on_progress:
-                    hooks.on_progress(Progress(step, total_steps, step / steps_per_epoch, losses, images_per_s, elapsed()))
+                    hooks.on_progress(
+                        Progress(step, total_steps, step / steps_per_epoch, losses, images_per_s, elapsed())
+                    )
 
             if at_eval:
                 eval_started = time.perf_counter()
@@ -289,9 +326,15 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                     status, message = "diverged", f"non-finite parameters at step {step}"
                     log_line({"step": step, "status": "diverged"})
                     break
-                last_ckpt = save_checkpoint(ckpt_file, model=model, optimizers=optimizers, config=cfg, step=step,
-                                            epoch=epoch, extra={"wall_time": elapsed(), "eval_time": eval_time,
-                                                                "flops_per_step": flops_per_step})
+                last_ckpt = save_checkpoint(
+                    ckpt_file,
+                    model=model,
+                    optimizers=optimizers,
+                    config=cfg,
+                    step=step,
+                    epoch=epoch,
+                    extra={"wall_time": elapsed(), "eval_time": eval_time, "flops_per_step": flops_per_step},
+                )
                 with preserved_rng(device):
                     try:
                         model.eval()
@@ -304,8 +347,20 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
                 if metrics:
                     log_line({"step": step, "time": round(elapsed(), 3), **metrics})
                 if hooks.on_eval:
-                    hooks.on_eval(EvalEvent(step, total_steps, step / steps_per_epoch, losses, metrics, last_ckpt,
-                                            samples_png, images_per_s, elapsed(), flops_per_step))
+                    hooks.on_eval(
+                        EvalEvent(
+                            step,
+                            total_steps,
+                            step / steps_per_epoch,
+                            losses,
+                            metrics,
+                            last_ckpt,
+                            samples_png,
+                            images_per_s,
+                            elapsed(),
+                            flops_per_step,
+                        )
+                    )
                 eval_time += time.perf_counter() - eval_started
 
             if hooks.should_stop and hooks.should_stop():
@@ -317,19 +372,35 @@ def train(config: Config, run_dir: str | os.PathLike, hooks: Hooks | None = None
     finally:
         metrics_file.close()
 
-    result = RunResult(status, run_dir, step, total_steps, elapsed(), images_per_s, losses, metrics,
-                       last_ckpt, message, flops_per_step, training_time())
+    result = RunResult(
+        status,
+        run_dir,
+        step,
+        total_steps,
+        elapsed(),
+        images_per_s,
+        losses,
+        metrics,
+        last_ckpt,
+        message,
+        flops_per_step,
+        training_time(),
+    )
     write_json(run_dir / RESULT_FILE, result.to_dict())
     return result
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GenerativeModel, Config, dict[str, Any]]:
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[GenerativeModel, Config, dict[str, Any]]:
     """Rebuild a model from a run directory or a checkpoint file, in eval mode."""
     path = Path(path)
     if path.is_dir():
         file = checkpoint_path(path)
         if not file.is_file():
-            raise GVError(f"run dir '{path}' has no checkpoint ({file.relative_to(path)}); train it first or pass a checkpoint file")
+            raise GVError(
+                f"run dir '{path}' has no checkpoint ({file.relative_to(path)}); train it first or pass a checkpoint file"
+            )
     elif path.exists():
         file = path
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli import app
+from gvcore.cli import app
 from gvcore.config import Config
 
 
@@ -29,8 +29,11 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def loss_lines(run_dir: Path) -> list[dict]:
     """The loss lines of metrics.jsonl without wall-clock fields (which differ run to run)."""
-    return [{k: v for k, v in line.items() if k not in ("time", "images_per_s")}
-            for line in read_jsonl(Path(run_dir) / "metrics.jsonl") if any(k.startswith("loss/") for k in line)]
+    return [
+        {k: v for k, v in line.items() if k not in ("time", "images_per_s")}
+        for line in read_jsonl(Path(run_dir) / "metrics.jsonl")
+        if any(k.startswith("loss/") for k in line)
+    ]
 
 
 def run_cli(*args: str):

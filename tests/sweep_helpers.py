@@ -23,9 +23,16 @@ def write_sweep(directory: Path, name: str, **fields: Any) -> Path:
     mechanics are under test, so no sample-quality metrics are computed (eval.metrics ""): trials
     rank by their loss and the final evaluation is off."""
     base = {"train.log_every": 10, "eval.metrics": "", **fields.pop("base", {})}
-    doc: dict[str, Any] = {"name": name, "dataset": "mnist-5k", "families": ["gan", "vae"], "base": base,
-                           "budget": {"steps": 40}, "eval_every": 20, "metric": "loss/objective",
-                           "final_eval_samples": 0}
+    doc: dict[str, Any] = {
+        "name": name,
+        "dataset": "mnist-5k",
+        "families": ["gan", "vae"],
+        "base": base,
+        "budget": {"steps": 40},
+        "eval_every": 20,
+        "metric": "loss/objective",
+        "final_eval_samples": 0,
+    }
     doc.update(fields)
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -36,15 +43,21 @@ def invoke(args: list[str]):
     """`gv ARGS` in this process (typer's CliRunner on cli.app); returns the click Result."""
     from typer.testing import CliRunner
 
-    import cli
+    from gvcore import cli
 
     return CliRunner().invoke(cli.app, args)
 
 
 def gv_subprocess(args: list[str], env: dict[str, str], log: Path, **popen: Any) -> subprocess.Popen:
     """`gv ARGS` as its own process (its own embedded Ray), output to ``log``."""
-    return subprocess.Popen([sys.executable, str(REPO / "cli.py"), *args], env=env, cwd=str(log.parent),
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, **popen)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "cli.py"), *args],
+        env=env,
+        cwd=str(log.parent),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
 
 
 def leaderboard_rows(sweep_dir: Path) -> dict[str, dict[str, Any]]:
@@ -84,10 +97,10 @@ def read_wandb_records(path: Path) -> list[Any]:
         if left < 7:
             pos += left  # block trailer padding
             continue
-        _checksum, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        _checksum, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
         if length == 0 and kind == 0:
             break
-        buffer += data[pos + 7:pos + 7 + length]
+        buffer += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (_FULL, _LAST):
             record = wandb_internal_pb2.Record()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from helpers import loss_lines, tiny_config
 
 from gvcore.budget import count_flops_per_step, plan_steps
 from gvcore.checkpoint import load_checkpoint
@@ -15,7 +16,6 @@ from gvcore.errors import GVError
 from gvcore.families import FAMILIES, resolve_config
 from gvcore.models import build_model
 from gvcore.trainer import Hooks, checkpoint_path, train
-from helpers import loss_lines, tiny_config
 
 
 def real_batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,7 +89,11 @@ def test_a_flop_budget_buys_whole_steps_and_every_record_says_so(tmp_path):
     assert info["config"]["train"]["flops"] == budget and info["config"]["train"]["steps"] is None
     # The default eval interval of a FLOP budget: a quarter of the run (here 3 steps, and the last).
     assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png")) == [
-        "step-0000003.png", "step-0000006.png", "step-0000009.png", "step-0000010.png"]
+        "step-0000003.png",
+        "step-0000006.png",
+        "step-0000009.png",
+        "step-0000010.png",
+    ]
 
 
 def test_a_budget_below_one_step_is_refused_before_anything_is_written(tmp_path):
@@ -108,8 +112,11 @@ def test_resuming_a_flop_budget_run_continues_to_the_same_total(tmp_path):
     budget = 9.5 * count_flops_per_step(fresh_model("vae")[0], images, labels)
     reference = train(flop_config("vae", budget, eval_every=3), tmp_path / "reference")
     seen: list[int] = []
-    stopped = train(flop_config("vae", budget, eval_every=3), tmp_path / "stopped",
-                    Hooks(on_progress=lambda p: seen.append(p.step), should_stop=lambda: len(seen) >= 5))
+    stopped = train(
+        flop_config("vae", budget, eval_every=3),
+        tmp_path / "stopped",
+        Hooks(on_progress=lambda p: seen.append(p.step), should_stop=lambda: len(seen) >= 5),
+    )
     assert stopped.status == "stopped" and stopped.step == 5
     assert load_checkpoint(checkpoint_path(tmp_path / "stopped"))["extra"]["flops_per_step"] == reference.flops_per_step
     resumed = train(flop_config("vae", budget, eval_every=3), tmp_path / "stopped")
@@ -143,15 +150,18 @@ def test_plan_of_each_budget_kind():
     assert plan_steps(resolve_config(cfg), 4500, flops_per_step=3e8).total_steps == 3
 
 
-@pytest.mark.parametrize("budget, fragment", [
-    ({"flops": 0.0}, "bad train.flops 0"),
-    ({"flops": -1e12}, "bad train.flops -1e+12"),
-    ({"seconds": 0.0}, "bad train.seconds 0"),
-    ({"flops": float("inf")}, "finite number > 0"),
-    ({"steps": 0}, "bad train.steps 0"),
-    ({"epochs": 2, "flops": 1e12}, "train.epochs=2 and train.flops=1e+12 are both set"),
-    ({"steps": 5, "seconds": 9.0}, "give one budget"),
-])
+@pytest.mark.parametrize(
+    "budget, fragment",
+    [
+        ({"flops": 0.0}, "bad train.flops 0"),
+        ({"flops": -1e12}, "bad train.flops -1e+12"),
+        ({"seconds": 0.0}, "bad train.seconds 0"),
+        ({"flops": float("inf")}, "finite number > 0"),
+        ({"steps": 0}, "bad train.steps 0"),
+        ({"epochs": 2, "flops": 1e12}, "train.epochs=2 and train.flops=1e+12 are both set"),
+        ({"steps": 5, "seconds": 9.0}, "give one budget"),
+    ],
+)
 def test_bad_budgets_are_config_errors(budget, fragment):
     cfg = tiny_config("gan", steps=None)
     for kind, value in budget.items():

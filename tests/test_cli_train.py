@@ -9,16 +9,31 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from helpers import assert_one_line_error, loss_lines, run_cli
+from PIL import Image
 
 
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cgan"
-    result = run_cli("train", "cgan", "--dataset", "mnist-5k", "--steps", "8", "--batch-size", "32",
-                     "--seed", "3", "--out", out, "--set", "train.eval_every=4", "--set", "train.log_every=2")
+    result = run_cli(
+        "train",
+        "cgan",
+        "--dataset",
+        "mnist-5k",
+        "--steps",
+        "8",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--set",
+        "train.eval_every=4",
+        "--set",
+        "train.log_every=2",
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -91,8 +106,20 @@ def test_resume_extends_a_finished_run(cgan_run, tmp_path):
 def test_train_with_a_flop_budget_and_resume_it_with_a_larger_one(tmp_path):
     run = tmp_path / "gan"
     # batch 16: the MLP GAN's step (with its R1 step) is ~2.9e8 FLOPs, so 1.5e9 buys 5 whole steps
-    result = run_cli("train", "gan", "--flops", "1.5e9", "--batch-size", "16", "--out", run,
-                     "--set", "eval.metrics=", "--set", "train.log_every=1")
+    result = run_cli(
+        "train",
+        "gan",
+        "--flops",
+        "1.5e9",
+        "--batch-size",
+        "16",
+        "--out",
+        run,
+        "--set",
+        "eval.metrics=",
+        "--set",
+        "train.log_every=1",
+    )
     assert result.exit_code == 0, result.output
     done = json.loads((run / "result.json").read_text())
     per_step = done["flops_per_step"]
@@ -119,44 +146,53 @@ def test_train_with_a_seconds_budget(tmp_path):
 
 
 def test_resume_refuses_two_budgets(cgan_run):
-    assert_one_line_error(run_cli("resume", cgan_run, "--steps", "12", "--flops", "1e12"),
-                          "--steps 12 and --flops 1e+12", "give one budget")
+    assert_one_line_error(
+        run_cli("resume", cgan_run, "--steps", "12", "--flops", "1e12"),
+        "--steps 12 and --flops 1e+12",
+        "give one budget",
+    )
 
 
 # --- bad input: one line, exit 2, nothing written ------------------------------------------------
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["train", "stylegan"], ["stylegan", "gan, lsgan"]),
-    (["train", "gan", "--dataset", "svhn"], ["svhn", "mnist-5k"]),
-    (["train", "gan", "--set", "optim.lrr=1"], ["optim.lrr"]),
-    (["train", "gan", "--set", "optim.lr"], ["optim.lr", "key=value"]),
-    (["train", "gan", "--set", "=3"], ["=3"]),
-    (["train", "gan", "--lr", "0"], ["0.0", "> 0"]),
-    (["train", "gan", "--lr", "-1e-3"], ["-0.001"]),
-    (["train", "gan", "--batch-size", "0"], ["batch size", "0"]),
-    (["train", "gan", "--batch-size", "-5"], ["-5"]),
-    (["train", "gan", "--batch-size", "9999"], ["9999", "4500"]),
-    (["train", "gan", "--epochs", "2", "--steps", "5"], ["--epochs", "--steps"]),
-    (["train", "gan", "--flops", "2e13", "--epochs", "3"], ["--epochs 3 and --flops 2e+13", "give one budget"]),
-    (["train", "gan", "--steps", "3", "--seconds", "60"], ["--steps 3 and --seconds 60", "give one budget"]),
-    (["train", "gan", "--flops", "0"], ["bad train.flops 0", "> 0"]),
-    (["train", "gan", "--flops", "-2e13"], ["bad train.flops -2e+13", "> 0"]),
-    (["train", "gan", "--flops", "nan"], ["bad train.flops nan", "finite"]),
-    (["train", "gan", "--flops", "1000"], ["bad train.flops 1e+03", "less than one training step of gan"]),
-    (["train", "gan", "--seconds", "0"], ["bad train.seconds 0", "> 0"]),
-    (["train", "gan", "--seconds", "-5"], ["bad train.seconds -5"]),
-    (["train", "gan", "--flops", "2e13", "--set", "train.steps=4"], ["train.steps=4 and train.flops=2e+13", "give one budget"]),
-    (["train", "gan", "--flops", "lots"], ["--flops"]),
-    (["train", "gan", "--epochs", "two"], ["--epochs"]),
-    (["train", "gan", "--device", "tpu"], ["tpu"]),
-    (["train", "cvae", "--set", "model.label_scale=0"], ["bad model.label_scale 0.0", "> 0"]),
-    (["train", "cvae", "--set", "model.encoder_label_scale=-1"], ["bad model.encoder_label_scale -1.0", "> 0"]),
-    (["train", "cvae", "--set", "model.kl_weight_start=-1"], ["bad model.kl_weight_start -1.0", ">= 0"]),
-    (["train", "gan", "--set", "train.generator_ema=1"], ["bad train.generator_ema 1.0", "[0, 1)"]),
-    (["train", "cvae", "--set", "model.free_bits=-0.5"], ["bad model.free_bits -0.5", ">= 0"]),
-    (["train", "gan", "--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], ["cifar10", "nodata"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["train", "stylegan"], ["stylegan", "gan, lsgan"]),
+        (["train", "gan", "--dataset", "svhn"], ["svhn", "mnist-5k"]),
+        (["train", "gan", "--set", "optim.lrr=1"], ["optim.lrr"]),
+        (["train", "gan", "--set", "optim.lr"], ["optim.lr", "key=value"]),
+        (["train", "gan", "--set", "=3"], ["=3"]),
+        (["train", "gan", "--lr", "0"], ["0.0", "> 0"]),
+        (["train", "gan", "--lr", "-1e-3"], ["-0.001"]),
+        (["train", "gan", "--batch-size", "0"], ["batch size", "0"]),
+        (["train", "gan", "--batch-size", "-5"], ["-5"]),
+        (["train", "gan", "--batch-size", "9999"], ["9999", "4500"]),
+        (["train", "gan", "--epochs", "2", "--steps", "5"], ["--epochs", "--steps"]),
+        (["train", "gan", "--flops", "2e13", "--epochs", "3"], ["--epochs 3 and --flops 2e+13", "give one budget"]),
+        (["train", "gan", "--steps", "3", "--seconds", "60"], ["--steps 3 and --seconds 60", "give one budget"]),
+        (["train", "gan", "--flops", "0"], ["bad train.flops 0", "> 0"]),
+        (["train", "gan", "--flops", "-2e13"], ["bad train.flops -2e+13", "> 0"]),
+        (["train", "gan", "--flops", "nan"], ["bad train.flops nan", "finite"]),
+        (["train", "gan", "--flops", "1000"], ["bad train.flops 1e+03", "less than one training step of gan"]),
+        (["train", "gan", "--seconds", "0"], ["bad train.seconds 0", "> 0"]),
+        (["train", "gan", "--seconds", "-5"], ["bad train.seconds -5"]),
+        (
+            ["train", "gan", "--flops", "2e13", "--set", "train.steps=4"],
+            ["train.steps=4 and train.flops=2e+13", "give one budget"],
+        ),
+        (["train", "gan", "--flops", "lots"], ["--flops"]),
+        (["train", "gan", "--epochs", "two"], ["--epochs"]),
+        (["train", "gan", "--device", "tpu"], ["tpu"]),
+        (["train", "cvae", "--set", "model.label_scale=0"], ["bad model.label_scale 0.0", "> 0"]),
+        (["train", "cvae", "--set", "model.encoder_label_scale=-1"], ["bad model.encoder_label_scale -1.0", "> 0"]),
+        (["train", "cvae", "--set", "model.kl_weight_start=-1"], ["bad model.kl_weight_start -1.0", ">= 0"]),
+        (["train", "gan", "--set", "train.generator_ema=1"], ["bad train.generator_ema 1.0", "[0, 1)"]),
+        (["train", "cvae", "--set", "model.free_bits=-0.5"], ["bad model.free_bits -0.5", ">= 0"]),
+        (["train", "gan", "--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], ["cifar10", "nodata"]),
+    ],
+)
 def test_train_bad_input(args, needles, tmp_path):
     out = tmp_path / "run"
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from board_helpers import write_leaderboard
+from helpers import assert_one_line_error
 from scipy import stats
+from sweep_helpers import REPO, invoke
 
 from gvcore.compare import statistics as st
 from gvcore.compare.verdict import decide, picks
-from board_helpers import write_leaderboard
-from helpers import assert_one_line_error
-from sweep_helpers import REPO, invoke
 
 FAILED = ("diverged", "error")
 
@@ -67,8 +67,10 @@ def test_two_families_from_the_same_distribution_have_no_winner(tmp_path):
 
 
 def test_clearly_separated_families_on_a_min_metric_crown_the_lowest(tmp_path):
-    sweep = write_leaderboard(tmp_path / "fid", {"vae": normal(2, 60.0, 3.0, 12), "dcgan": normal(3, 10.0, 2.0, 12),
-                                                 "gan": normal(4, 30.0, 3.0, 12)})
+    sweep = write_leaderboard(
+        tmp_path / "fid",
+        {"vae": normal(2, 60.0, 3.0, 12), "dcgan": normal(3, 10.0, 2.0, 12), "gan": normal(4, 30.0, 3.0, 12)},
+    )
     doc = compare_json(str(sweep))
     assert doc["metric"] == "eval/fid" and doc["direction"] == "min"
     assert doc["winner"] == "dcgan"
@@ -87,8 +89,9 @@ def test_clearly_separated_families_on_a_min_metric_crown_the_lowest(tmp_path):
 
 def test_two_equal_families_ahead_of_a_third_form_the_leading_group_without_a_winner(tmp_path):
     values = normal(8, 20.0, 2.0, 24)
-    sweep = write_leaderboard(tmp_path / "group", {"vae": values[:12], "cvae": values[12:],
-                                                   "gan": normal(9, 90.0, 5.0, 12)})
+    sweep = write_leaderboard(
+        tmp_path / "group", {"vae": values[:12], "cvae": values[12:], "gan": normal(9, 90.0, 5.0, 12)}
+    )
     doc = compare_json(str(sweep))
     assert doc["winner"] is None
     assert sorted(doc["leaders"]) == ["cvae", "vae"]
@@ -232,10 +235,13 @@ def test_pooled_sweeps_equal_one_leaderboard_holding_every_trial(tmp_path):
 
 
 def test_the_final_evaluation_is_preferred_when_every_trial_has_one(tmp_path):
-    finals = {"gan": [{"fid": 50.0 + i, "precision": 0.2} for i in range(4)],
-              "dcgan": [{"fid": 10.0 + i, "precision": 0.9} for i in range(4)]}
-    sweep = write_leaderboard(tmp_path / "final", {"gan": [1.0, 2.0, 3.0, 4.0], "dcgan": [5.0, 6.0, 7.0, 8.0]},
-                              final=finals)
+    finals = {
+        "gan": [{"fid": 50.0 + i, "precision": 0.2} for i in range(4)],
+        "dcgan": [{"fid": 10.0 + i, "precision": 0.9} for i in range(4)],
+    }
+    sweep = write_leaderboard(
+        tmp_path / "final", {"gan": [1.0, 2.0, 3.0, 4.0], "dcgan": [5.0, 6.0, 7.0, 8.0]}, final=finals
+    )
     doc = compare_json(str(sweep))
     assert doc["values"] == "final" and doc["value_counts"] == {"final": 8, "best_report": 0}
     assert family(doc, "dcgan")["expected_best"][-1] == 10.0 and doc["families"][0]["family"] == "dcgan"
@@ -244,27 +250,41 @@ def test_the_final_evaluation_is_preferred_when_every_trial_has_one(tmp_path):
     assert precision["direction"] == "max" and family(precision, "dcgan")["median"] == 0.9
     # One trial without a final evaluation: every trial falls back to its best report, and says so.
     finals["gan"][0] = None
-    doc = compare_json(str(write_leaderboard(tmp_path / "partial", {"gan": [1.0, 2.0, 3.0, 4.0],
-                                                                    "dcgan": [5.0, 6.0, 7.0, 8.0]}, final=finals)))
+    doc = compare_json(
+        str(
+            write_leaderboard(
+                tmp_path / "partial", {"gan": [1.0, 2.0, 3.0, 4.0], "dcgan": [5.0, 6.0, 7.0, 8.0]}, final=finals
+            )
+        )
+    )
     assert doc["values"] == "best_report" and family(doc, "gan")["expected_best"][-1] == 1.0
     assert any("final evaluation is missing for 1 trials" in note for note in doc["notes"])
 
 
 def test_a_loss_compares_families_of_one_kind(tmp_path):
-    sweep = write_leaderboard(tmp_path / "losses", {"gan": [0.9, 1.0, 1.1], "dcgan": [0.7, 0.8, 0.75]},
-                              metric="loss/generator")
+    sweep = write_leaderboard(
+        tmp_path / "losses", {"gan": [0.9, 1.0, 1.1], "dcgan": [0.7, 0.8, 0.75]}, metric="loss/generator"
+    )
     doc = compare_json(str(sweep))
     assert doc["direction"] == "min" and doc["families"][0]["family"] == "dcgan"
 
 
 def test_a_leaderboard_written_by_gvs_own_writer_compares(tmp_path):
-    from gvcore import leaderboard
+    from gvcore.sweep import leaderboard
 
     rows = []
     for i, (name, value) in enumerate([("gan", 31.0), ("gan", 29.0), ("vae", 41.0), ("vae", 44.0)]):
         history = [{"step": 50, "eval/fid": value + 5}, {"step": 100, "eval/fid": value}]
-        rows.append(leaderboard.make_row(trial_id=f"t{i}", config={"family": name, "data.name": "mnist-5k"},
-                                         status="done", metric="eval/fid", mode="min", history=history))
+        rows.append(
+            leaderboard.make_row(
+                trial_id=f"t{i}",
+                config={"family": name, "data.name": "mnist-5k"},
+                status="done",
+                metric="eval/fid",
+                mode="min",
+                history=history,
+            )
+        )
     leaderboard.write(tmp_path / "written", rows, sweep="written", final=True)
     doc = compare_json(str(tmp_path / "written"))
     assert family(doc, "gan")["expected_best"] == [30.0, 29.0] and doc["dataset"] == "mnist-5k"
@@ -290,10 +310,12 @@ def test_out_writes_the_json_document_and_the_expected_best_figure(tmp_path):
 
 def test_gv_compare_runs_without_ray(tmp_path):
     sweep = write_leaderboard(tmp_path / "s", {"gan": [1.0, 2.0], "vae": [3.0, 4.0]})
-    code = ("import json, sys; from typer.testing import CliRunner; import cli; "
-            f"r = CliRunner().invoke(cli.app, ['compare', {str(sweep)!r}, '--json']); "
-            "assert r.exit_code == 0, r.stderr; "
-            "print(json.dumps(sorted(m for m in ('ray', 'wandb') if m in sys.modules)))")
+    code = (
+        "import json, sys; from typer.testing import CliRunner; from gvcore import cli; "
+        f"r = CliRunner().invoke(cli.app, ['compare', {str(sweep)!r}, '--json']); "
+        "assert r.exit_code == 0, r.stderr; "
+        "print(json.dumps(sorted(m for m in ('ray', 'wandb') if m in sys.modules)))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
@@ -318,8 +340,9 @@ def test_a_folder_without_a_leaderboard_is_refused(tmp_path):
 def test_sweeps_ranked_by_different_metrics_need_metric(tmp_path):
     fid = write_leaderboard(tmp_path / "fid", {"gan": [30.0, 31.0]})
     kid = write_leaderboard(tmp_path / "kid", {"vae": [0.1, 0.2]}, metric="eval/kid")
-    assert_refused(tmp_path, [str(fid), str(kid)], "rank by different metrics", "fid: eval/fid", "kid: eval/kid",
-                   "pass --metric")
+    assert_refused(
+        tmp_path, [str(fid), str(kid)], "rank by different metrics", "fid: eval/fid", "kid: eval/kid", "pass --metric"
+    )
 
 
 def test_sweeps_on_different_datasets_are_refused(tmp_path):
@@ -330,8 +353,13 @@ def test_sweeps_on_different_datasets_are_refused(tmp_path):
 
 def test_a_metric_the_sweeps_did_not_record_is_refused(tmp_path):
     sweep = write_leaderboard(tmp_path / "s", {"gan": [30.0, 31.0], "vae": [40.0, 41.0]})
-    assert_refused(tmp_path, [str(sweep), "--metric", "eval/precision"], "bad --metric 'eval/precision'",
-                   "did not record it", "eval/fid")
+    assert_refused(
+        tmp_path,
+        [str(sweep), "--metric", "eval/precision"],
+        "bad --metric 'eval/precision'",
+        "did not record it",
+        "eval/fid",
+    )
 
 
 def test_a_loss_across_gans_and_vaes_is_refused(tmp_path):
@@ -340,8 +368,9 @@ def test_a_loss_across_gans_and_vaes_is_refused(tmp_path):
 
 
 def test_a_metric_without_a_better_side_is_refused(tmp_path):
-    sweep = write_leaderboard(tmp_path / "s", {"gan": [1.0, 1.2], "vae": [0.9, 0.95]}, metric="eval/density",
-                              mode="max")
+    sweep = write_leaderboard(
+        tmp_path / "s", {"gan": [1.0, 1.2], "vae": [0.9, 0.95]}, metric="eval/density", mode="max"
+    )
     assert_refused(tmp_path, [str(sweep)], "'eval/density' has no better side")
 
 
@@ -361,8 +390,13 @@ def test_two_trials_each_never_make_a_winner_however_far_apart(tmp_path):
     (pair_entry,) = doc["pairs"]
     assert pair_entry["ci"] == [1.0, 1.0] and pair_entry["rank_p"] > 0.025
     assert doc["winner"] is None and "rank test p = 0.167" in doc["reason"]
-    five = compare_json(str(write_leaderboard(tmp_path / "five", {"dcgan": [10.0, 11.0, 12.0, 13.0, 14.0],
-                                                                  "gan": [90.0, 91.0, 92.0, 93.0, 95.0]})))
+    five = compare_json(
+        str(
+            write_leaderboard(
+                tmp_path / "five", {"dcgan": [10.0, 11.0, 12.0, 13.0, 14.0], "gan": [90.0, 91.0, 92.0, 93.0, 95.0]}
+            )
+        )
+    )
     assert five["winner"] == "dcgan" and five["pairs"][0]["rank_p"] < 0.025
 
 
@@ -379,8 +413,10 @@ def test_by_pools_seeds_of_one_setting_and_crowns_the_best_setting(tmp_path):
     board.write_text(json.dumps(doc))
     by_setting = compare_json(str(sweep), "--by", "optim.lr,model.dropout")
     assert by_setting["by"] == ["optim.lr", "model.dropout"]
-    assert {f["family"]: f["n"] for f in by_setting["families"]} == {"vae lr=0.0005 dropout=0.0": 6,
-                                                                     "vae lr=0.001 dropout=0.0": 6}
+    assert {f["family"]: f["n"] for f in by_setting["families"]} == {
+        "vae lr=0.0005 dropout=0.0": 6,
+        "vae lr=0.001 dropout=0.0": 6,
+    }
     assert by_setting["winner"] == "vae lr=0.0005 dropout=0.0"
     assert by_setting["picks"] == {"vae": "vae lr=0.0005 dropout=0.0"}
     assert family(by_setting, "vae lr=0.0005 dropout=0.0")["median"] == pytest.approx(float(np.median(good)))
@@ -393,8 +429,10 @@ def test_by_pools_seeds_of_one_setting_and_crowns_the_best_setting(tmp_path):
 def test_by_picks_a_setting_for_each_family_against_its_own_settings_only(tmp_path):
     # Every gan setting is far worse than every vae one, yet gan still gets its own best setting:
     # defaults are per family. gan's two settings can't be told apart, so the better median is picked.
-    trials = {"vae": normal(11, 100.0, 1.0, 5) + normal(12, 120.0, 1.0, 5),
-              "gan": normal(13, 300.0, 5.0, 5) + normal(14, 302.0, 5.0, 5)}
+    trials = {
+        "vae": normal(11, 100.0, 1.0, 5) + normal(12, 120.0, 1.0, 5),
+        "gan": normal(13, 300.0, 5.0, 5) + normal(14, 302.0, 5.0, 5),
+    }
     sweep = write_leaderboard(tmp_path / "two", trials)
     board = sweep / "leaderboard.json"
     doc = json.loads(board.read_text())
@@ -419,9 +457,14 @@ def test_a_family_pick_is_a_setting_no_other_of_that_family_beats_not_merely_the
     sizes = {"vae x": 6, "gan A": 6, "gan B": 6, "gan C": 1}
     order = list(sizes)
     won = {"p": 0.9, "ci": [0.7, 1.0], "rank_p": 0.001, "rank_p_reverse": 0.999}
-    pairs = [{"a": "vae x", "b": "gan A", **won}, {"a": "vae x", "b": "gan B", **won},
-             {"a": "vae x", "b": "gan C", **won}, {"a": "gan B", "b": "gan A", **won},
-             {"a": "gan C", "b": "gan A", **won}, {"a": "gan C", "b": "gan B", **won}]
+    pairs = [
+        {"a": "vae x", "b": "gan A", **won},
+        {"a": "vae x", "b": "gan B", **won},
+        {"a": "vae x", "b": "gan C", **won},
+        {"a": "gan B", "b": "gan A", **won},
+        {"a": "gan C", "b": "gan A", **won},
+        {"a": "gan C", "b": "gan B", **won},
+    ]
     family_of = {g: g.split()[0] for g in order}
     chosen, notes = picks(order, pairs, sizes, family_of)
     assert chosen == {"vae": "vae x", "gan": "gan B"}
@@ -445,7 +488,8 @@ def test_by_keeps_close_values_apart_and_names_unrecorded_ones_default(tmp_path)
 
 def test_by_refuses_keys_that_are_not_config_keys_or_not_recorded(tmp_path):
     sweep = write_leaderboard(tmp_path / "s", {"gan": [30.0, 31.0], "vae": [40.0, 41.0]})
-    assert_refused(tmp_path, [str(sweep), "--by", "optim.learning_rate"], "bad --by 'optim.learning_rate'",
-                   "not a config key")
+    assert_refused(
+        tmp_path, [str(sweep), "--by", "optim.learning_rate"], "bad --by 'optim.learning_rate'", "not a config key"
+    )
     assert_refused(tmp_path, [str(sweep), "--by", "model.kl_warmup"], "bad --by 'model.kl_warmup'", "record no value")
     assert_refused(tmp_path, [str(sweep), "--by", ","], "bad --by", "name config keys")

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli
 from PIL import Image
 
 from gvcore.data import _CACHE, load_dataset
 from gvcore.datasets.imagenette import WNIDS, cache_path
-from helpers import assert_one_line_error, run_cli
 
 # --- fixture builders ---------------------------------------------------------------------------
 
@@ -101,12 +101,15 @@ def make_cifar10(root: Path, per_batch: int = 4) -> Path:
     for index, name in enumerate(names):
         images = cifar_images(per_batch, index * per_batch)
         label = "testing batch 1 of 1" if name == "test_batch" else f"training batch {index + 1} of 5"
-        write_py2_pickle(folder / name, {
-            "batch_label": label,
-            "labels": [(index * per_batch + i) % 10 for i in range(per_batch)],
-            "data": images.reshape(per_batch, 3072).copy(),
-            "filenames": [f"img_{index}_{i}.png" for i in range(per_batch)],
-        })
+        write_py2_pickle(
+            folder / name,
+            {
+                "batch_label": label,
+                "labels": [(index * per_batch + i) % 10 for i in range(per_batch)],
+                "data": images.reshape(per_batch, 3072).copy(),
+                "filenames": [f"img_{index}_{i}.png" for i in range(per_batch)],
+            },
+        )
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     write_py2_pickle(folder / "batches.meta", {"num_cases_per_batch": 10000, "label_names": classes, "num_vis": 3072})
     return folder
@@ -125,9 +128,12 @@ def make_imagenette(root: Path, train_per_class: int = 2, val_per_class: int = 1
             (top / split / wnid).mkdir(parents=True)
             for i in range(per_class):
                 size = (213, 160) if i % 2 == 0 else (160, 240)
-                Image.new("RGB", size, imagenette_color(label)).save(top / split / wnid / f"{wnid}_{i}.JPEG", quality=90)
-    (top / "noisy_imagenette.csv").write_text("path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,"
-                                              "noisy_labels_50,is_valid\n")
+                Image.new("RGB", size, imagenette_color(label)).save(
+                    top / split / wnid / f"{wnid}_{i}.JPEG", quality=90
+                )
+    (top / "noisy_imagenette.csv").write_text(
+        "path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,noisy_labels_50,is_valid\n"
+    )
     return top
 
 
@@ -174,7 +180,9 @@ def test_cifar10_reads_the_python2_batches(tmp_path):
     raw = (folder / "data_batch_1").read_bytes()
     globals_named = {arg for op, arg, _ in pickletools.genops(raw) if op.name == "GLOBAL"}
     assert globals_named == {"numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}
-    assert raw[:2] == b"\x80\x02" and not any(op.name in ("BINUNICODE", "BINBYTES") for op, _, _ in pickletools.genops(raw))
+    assert raw[:2] == b"\x80\x02" and not any(
+        op.name in ("BINUNICODE", "BINBYTES") for op, _, _ in pickletools.genops(raw)
+    )
     entry = pickle.loads(raw, encoding="latin1")  # our own fixture: safe to unpickle plainly
     assert np.array_equal(entry["data"].reshape(-1, 3, 32, 32), cifar_images(4, 0)) and entry["labels"] == [0, 1, 2, 3]
 
@@ -260,13 +268,16 @@ def _npz_bytes(tmp_path: Path, images: np.ndarray, labels: np.ndarray) -> bytes:
 # --- training from each layout through the CLI ----------------------------------------------------
 
 
-@pytest.mark.parametrize("dataset, family, extra", [
-    ("mnist", "gan", []),
-    ("fashion-mnist", "vae", []),
-    # The data path is under test here (the 3-channel nets are in test_foundation): MLPs keep it quick.
-    ("cifar10", "lsgan", ["--set", "model.architecture=mlp"]),
-    ("imagenette", "cgan", ["--set", "model.architecture=mlp", "--set", "data.image_size=32"]),
-])
+@pytest.mark.parametrize(
+    "dataset, family, extra",
+    [
+        ("mnist", "gan", []),
+        ("fashion-mnist", "vae", []),
+        # The data path is under test here (the 3-channel nets are in test_foundation): MLPs keep it quick.
+        ("cifar10", "lsgan", ["--set", "model.architecture=mlp"]),
+        ("imagenette", "cgan", ["--set", "model.architecture=mlp", "--set", "data.image_size=32"]),
+    ],
+)
 def test_train_a_few_steps_from_each_layout(dataset, family, extra, tmp_path):
     root = tmp_path / "data"
     if dataset in MNIST_FOLDERS:
@@ -276,8 +287,23 @@ def test_train_a_few_steps_from_each_layout(dataset, family, extra, tmp_path):
     else:
         make_imagenette(root)
     out = tmp_path / "run"
-    result = run_cli("train", family, "--dataset", dataset, "--data-dir", root, "--steps", "3", "--batch-size", "8",
-                     "--out", out, "--set", "eval.metrics=", *extra)
+    result = run_cli(
+        "train",
+        family,
+        "--dataset",
+        dataset,
+        "--data-dir",
+        root,
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+        "--set",
+        "eval.metrics=",
+        *extra,
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "result.json").read_text())
     assert summary["status"] == "done" and summary["step"] == 3
@@ -394,13 +420,35 @@ def _imagenette_damage(how: str):
 
 
 DAMAGE = (
-    [("mnist", how, _idx_damage(how)) for how in
-     ("truncated", "cut inside the header", "wrong magic", "trailing data", "missing", "torn gz", "fewer labels",
-      "label out of range")]
-    + [("cifar10", how, _cifar_damage(how)) for how in
-       ("missing", "torn", "foreign pickle", "wrong data", "bad labels", "not a pickle")]
-    + [("imagenette", how, _imagenette_damage(how)) for how in
-       ("foreign folder", "missing class", "empty class", "corrupt jpeg", "truncated jpeg", "not a jpeg", "split missing")]
+    [
+        ("mnist", how, _idx_damage(how))
+        for how in (
+            "truncated",
+            "cut inside the header",
+            "wrong magic",
+            "trailing data",
+            "missing",
+            "torn gz",
+            "fewer labels",
+            "label out of range",
+        )
+    ]
+    + [
+        ("cifar10", how, _cifar_damage(how))
+        for how in ("missing", "torn", "foreign pickle", "wrong data", "bad labels", "not a pickle")
+    ]
+    + [
+        ("imagenette", how, _imagenette_damage(how))
+        for how in (
+            "foreign folder",
+            "missing class",
+            "empty class",
+            "corrupt jpeg",
+            "truncated jpeg",
+            "not a jpeg",
+            "split missing",
+        )
+    ]
 )
 
 
@@ -409,8 +457,22 @@ def test_damaged_dataset_is_a_one_line_error(dataset, how, damage, tmp_path):
     root = tmp_path / "data"
     needles = damage(root)
     out = tmp_path / "run"
-    result = run_cli("train", "gan", "--dataset", dataset, "--data-dir", root, "--steps", "2", "--batch-size", "4",
-                     "--out", out, "--set", "eval.metrics=")
+    result = run_cli(
+        "train",
+        "gan",
+        "--dataset",
+        dataset,
+        "--data-dir",
+        root,
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--out",
+        out,
+        "--set",
+        "eval.metrics=",
+    )
     assert_one_line_error(result, f"dataset '{dataset}'", *needles)
     assert not out.exists()
     assert not (root / "gv-cache").exists()  # no cache from a failed load
@@ -422,11 +484,24 @@ def test_a_malicious_cifar_batch_is_refused_never_run(payload, tmp_path):
     folder = make_cifar10(root)
     marker = tmp_path / "pwned"
     module, name = payload.split(".")
-    argument = {"os.system": f"touch {marker}", "builtins.eval": f"open({str(marker)!r}, 'w')",
-                "numpy.load": str(marker)}[payload]
+    argument = {
+        "os.system": f"touch {marker}",
+        "builtins.eval": f"open({str(marker)!r}, 'w')",
+        "numpy.load": str(marker),
+    }[payload]
     # A batch-shaped dict whose labels come from calling the payload, in Python 2's opcodes.
-    evil = (b"\x80\x02}q\x00(U\x06labelsq\x01c" + module.encode() + b"\n" + name.encode() + b"\nq\x02"
-            + b"U" + bytes([len(argument)]) + argument.encode() + b"\x85R" + b"u.")
+    evil = (
+        b"\x80\x02}q\x00(U\x06labelsq\x01c"
+        + module.encode()
+        + b"\n"
+        + name.encode()
+        + b"\nq\x02"
+        + b"U"
+        + bytes([len(argument)])
+        + argument.encode()
+        + b"\x85R"
+        + b"u."
+    )
     # A well-formed pickle that calls the payload: plain pickle.loads (torchvision's way, minus its
     # md5 check) would run it -- shown with the harmless eval, which creates the marker.
     assert ("GLOBAL", f"{module} {name}") in [(op.name, arg) for op, arg, _ in pickletools.genops(evil)]
@@ -435,7 +510,21 @@ def test_a_malicious_cifar_batch_is_refused_never_run(payload, tmp_path):
         assert marker.exists()
         marker.unlink()
     (folder / "data_batch_1").write_bytes(evil)
-    result = run_cli("train", "gan", "--dataset", "cifar10", "--data-dir", root, "--steps", "2", "--batch-size", "4",
-                     "--out", tmp_path / "run", "--set", "eval.metrics=")
+    result = run_cli(
+        "train",
+        "gan",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        root,
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--out",
+        tmp_path / "run",
+        "--set",
+        "eval.metrics=",
+    )
     assert_one_line_error(result, "refused", str(folder / "data_batch_1"), f"'{module}.{name}'")
     assert not marker.exists() and not (tmp_path / "run").exists()

@@ -12,8 +12,8 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def _metric_table() -> str:
-    evaluation = README[README.index("## Evaluation"):]
-    return evaluation[:evaluation.index("\n## ")]
+    evaluation = README[README.index("## Evaluation") :]
+    return evaluation[: evaluation.index("\n## ")]
 
 
 def test_every_declared_metric_key_is_in_the_readme_metric_table():
@@ -27,7 +27,7 @@ def test_every_declared_metric_key_is_in_the_readme_metric_table():
 def test_every_gv_command_in_the_readme_exists():
     from typer.main import get_command
 
-    import cli
+    from gvcore import cli
 
     group = get_command(cli.app)
     code = "\n".join(re.findall(r"```bash\n(.*?)```", README, flags=re.S))

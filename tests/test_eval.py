@@ -17,21 +17,33 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
+from helpers import assert_one_line_error, read_jsonl, run_cli, tiny_config
 from torch import nn
 
 from gvcore.config import Config
 from gvcore.data import load_dataset, to_uint8, to_unit_range
 from gvcore.errors import GVError
 from gvcore.evaluation import classifier as clfmod
-from gvcore.evaluation.catalog import (CATALOG, DIRECTION, KeyInfo, MetricInfo, direction, display_order, key_info,
-                                       resolve_metrics, spread, spread_key, unit)
+from gvcore.evaluation.api import Scorer, evaluate_checkpoint, evaluate_images, evaluate_model, make_evaluator
+from gvcore.evaluation.catalog import (
+    CATALOG,
+    DIRECTION,
+    KeyInfo,
+    MetricInfo,
+    direction,
+    display_order,
+    key_info,
+    resolve_metrics,
+    spread,
+    spread_key,
+    unit,
+)
+from gvcore.evaluation.classifier import get_classifier
+from gvcore.evaluation.features import reference_from_images
 from gvcore.evaluation.registry import COVERED_SHARE, METRICS
 from gvcore.families import resolve_config
 from gvcore.models import build_model
-from gvcore.metrics import (Scorer, evaluate_checkpoint, evaluate_images, evaluate_model, get_classifier,
-                            make_evaluator, reference_from_images)
 from gvcore.trainer import train
-from helpers import assert_one_line_error, read_jsonl, run_cli, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -122,12 +134,15 @@ def test_a_waiting_process_loads_what_the_lock_holder_wrote(eval_cache, tmp_path
     lock = clfmod.acquire_lock(folder, "test")
     # filelock logs each failed attempt ("Lock ... not acquired on PATH, waiting ..."): the child
     # shows it on stderr, and the parent reads that as the sign the child is waiting for the lock.
-    code = ("import logging, sys; logging.basicConfig(stream=sys.stderr, format='%(name)s: %(message)s'); "
-            "logging.getLogger('filelock').setLevel(logging.DEBUG); "
-            "from gvcore.evaluation.classifier import get_classifier; "
-            "c = get_classifier('mnist-5k', cache_dir=sys.argv[1]); print(c.meta['id'])")
-    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    code = (
+        "import logging, sys; logging.basicConfig(stream=sys.stderr, format='%(name)s: %(message)s'); "
+        "logging.getLogger('filelock').setLevel(logging.DEBUG); "
+        "from gvcore.evaluation.classifier import get_classifier; "
+        "c = get_classifier('mnist-5k', cache_dir=sys.argv[1]); print(c.meta['id'])"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         waiting = f"not acquired on {folder / 'lock'}"
         seen = []
@@ -174,10 +189,14 @@ def test_fid_rises_monotonically_with_noise_and_blur(shuffled):
     scorer = Scorer.for_dataset("mnist-5k")
     x = to_unit_range(images)
     g = torch.Generator().manual_seed(0)
-    noisy = [scorer.score(to_uint8((x + s * torch.randn(x.shape, generator=g)).clamp(-1, 1)), metrics="fid")["fid"]
-             for s in (0.0, 0.1, 0.2, 0.4, 0.8)]
-    blurred = [scorer.score(images if s == 0 else to_uint8(TF.gaussian_blur(x, [9, 9], [s, s])), metrics="fid")["fid"]
-               for s in (0.0, 0.6, 1.0, 1.5, 2.5)]
+    noisy = [
+        scorer.score(to_uint8((x + s * torch.randn(x.shape, generator=g)).clamp(-1, 1)), metrics="fid")["fid"]
+        for s in (0.0, 0.1, 0.2, 0.4, 0.8)
+    ]
+    blurred = [
+        scorer.score(images if s == 0 else to_uint8(TF.gaussian_blur(x, [9, 9], [s, s])), metrics="fid")["fid"]
+        for s in (0.0, 0.6, 1.0, 1.5, 2.5)
+    ]
     assert all(a < b for a, b in zip(noisy, noisy[1:])), noisy
     assert all(a < b for a, b in zip(blurred, blurred[1:])), blurred
 
@@ -193,8 +212,12 @@ def test_precision_recall_density_coverage_at_the_extremes(shuffled, train_set):
     assert same["precision"] == 1.0 and same["recall"] == 1.0 and same["coverage"] == 1.0, same
     assert same["density"] == pytest.approx(1.0, abs=0.15), same
     disjoint = evaluate_images(uniform_noise(800), dataset="mnist-5k", reference=ref, metrics=knn)
-    assert {k: v for k, v in disjoint.items() if not k.endswith("_se")} == \
-        {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    assert {k: v for k, v in disjoint.items() if not k.endswith("_se")} == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "density": 0.0,
+        "coverage": 0.0,
+    }
     assert all(disjoint[f"{k}_se"] == 0.0 for k in knn.split(","))  # nothing varies: no noise
     # In between: one digit class is faithful (high precision) but covers little of the data.
     threes = train_set.images[train_set.labels == 3][:300]
@@ -271,7 +294,7 @@ def test_nelbo_and_iw_nll_match_hand_computed_values():
     # Bernoulli NLL of a logit b at x: softplus(b) - x b, summed over pixels; averaged over images.
     recon = float((np.logaddexp(0, bb)[None, :] - x * bb[None, :]).sum(1).mean())
     m, lv = mu.double().numpy(), logvar.double().numpy()
-    kl = float(0.5 * (m ** 2 + np.exp(lv) - 1 - lv).sum())
+    kl = float(0.5 * (m**2 + np.exp(lv) - 1 - lv).sum())
     out = evaluate_model(model, cfg, num_samples=20, metrics="nelbo")
     assert out["nelbo_recon"] == pytest.approx(recon, rel=1e-5)
     assert out["nelbo_kl"] == pytest.approx(kl, rel=1e-5)
@@ -335,8 +358,10 @@ def test_in_training_eval_reports_eval_keys_and_leaves_the_rng_and_mode_alone(tm
     assert [line["step"] for line in evals] == [3, 6]
     assert all(math.isfinite(line["eval/nelbo"]) and 0 <= line["eval/label_acc"] <= 1 for line in evals)
     assert with_eval.metrics["eval/fid"] == evals[-1]["eval/fid"]
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s")}  # noqa: E731
-                          for r in rows if "loss/total" in r]
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows if "loss/total" in r]
+
     assert strip(lines) == strip(read_jsonl(tmp_path / "without" / "metrics.jsonl"))
 
 
@@ -446,8 +471,9 @@ def test_gv_eval_bad_arguments_are_one_line_errors(gan_run, tmp_path, monkeypatc
     assert_one_line_error(run_cli("eval", "--samples", npz, "--dataset", "svhn"), "svhn")
     # Inception features only from a local weights file: absent, a clear message, not a download.
     monkeypatch.setenv("GV_INCEPTION_WEIGHTS", str(tmp_path / "no-such-weights.pth"))
-    assert_one_line_error(run_cli("eval", "--samples", npz, "--dataset", "mnist-5k", "--features", "inception"),
-                          "inception")
+    assert_one_line_error(
+        run_cli("eval", "--samples", npz, "--dataset", "mnist-5k", "--features", "inception"), "inception"
+    )
     assert_one_line_error(run_cli("eval", "--samples", npz, "--dataset", "mnist-5k", "--features", "clip"), "clip")
 
 
@@ -460,9 +486,25 @@ def test_gv_evaluator_train_prints_the_cached_accuracy():
 
 def test_every_registered_metric_is_covered_here():
     # A metric added to the registry without a test here fails this one.
-    assert sorted(METRICS) == sorted(["fid", "kid", "precision", "recall", "density", "coverage",
-                                      "classifier_score", "modes", "label_acc", "nelbo", "iw_nll",
-                                      "memorization", "fid2", "intra_fid", "cas"])  # the last four: test_trust.py
+    assert sorted(METRICS) == sorted(
+        [
+            "fid",
+            "kid",
+            "precision",
+            "recall",
+            "density",
+            "coverage",
+            "classifier_score",
+            "modes",
+            "label_acc",
+            "nelbo",
+            "iw_nll",
+            "memorization",
+            "fid2",
+            "intra_fid",
+            "cas",
+        ]
+    )  # the last four: test_trust.py
 
 
 def test_every_key_has_its_facts_declared():
@@ -498,9 +540,14 @@ def test_a_declaration_must_say_every_fact():
         MetricInfo("sharpness", "edges", keys=(spread("sharpness_std", of="sharpness", help="its std"),))
     with pytest.raises(ValueError, match="per_class"):
         MetricInfo("sharpness", "edges", keys=(KeyInfo("edge/0", better=None, unit=None, help="class 0"),))
-    with_spread = MetricInfo("sharpness", "edges", keys=(
-        KeyInfo("sharpness", better="max", unit="dB", help="edge energy"),
-        spread("sharpness_std", of="sharpness", help="its std")))
+    with_spread = MetricInfo(
+        "sharpness",
+        "edges",
+        keys=(
+            KeyInfo("sharpness", better="max", unit="dB", help="edge energy"),
+            spread("sharpness_std", of="sharpness", help="its std"),
+        ),
+    )
     assert with_spread.keys[1].unit == "dB" and with_spread.keys[1].better is None  # a spread takes its value's unit
 
 

@@ -10,22 +10,23 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import loss_lines, tiny_config
 
 from gvcore.checkpoint import load_checkpoint, save_checkpoint
 from gvcore.config import Config, get_value
 from gvcore.data import get_spec, load_dataset, to_uint8, to_unit_range
 from gvcore.families import FAMILIES, resolve_config
-from gvcore.models import GenerativeModel, build_model
 from gvcore.losses import gaussian_kl
+from gvcore.models import GenerativeModel, build_model
+from gvcore.sweep.trial_run import adopt_hyperparameters
 from gvcore.trainer import Hooks, checkpoint_path, load_model, train
-from gvcore.trial import adopt_hyperparameters
-from helpers import loss_lines, tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -105,8 +106,9 @@ def stepped(batch) -> Callable[[str], Stepped]:
             model = build_model(config)
             model.train()
             optimizers = model.make_optimizers()
-            before = {name: {k: v.clone() for k, v in net.state_dict().items()}
-                      for name, net in model.networks().items()}
+            before = {
+                name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in model.networks().items()
+            }
             losses = model.train_step(*batch, optimizers)
             made[family] = Stepped(config, model, optimizers, before, losses)
         return made[family]
@@ -141,8 +143,9 @@ class TestFamilyContract:
         # encoder and decoder.
         trained = [p for p in model.parameters() if p.requires_grad]
         assert sum(counts.values()) == sum(p.numel() for p in trained)
-        optimized = [id(p) for opt in model.make_optimizers().values() for group in opt.param_groups
-                     for p in group["params"]]
+        optimized = [
+            id(p) for opt in model.make_optimizers().values() for group in opt.param_groups for p in group["params"]
+        ]
         assert sorted(optimized) == sorted(id(p) for p in trained)
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         averaged = counts["generator"] if spec.kind == "gan" else counts["encoder"] + counts["decoder"]
@@ -180,8 +183,9 @@ class TestFamilyContract:
     @every_family
     def test_checkpoint_round_trip_gives_identical_outputs(self, family, stepped, batch, tmp_path):
         run = stepped(family)
-        file = save_checkpoint(tmp_path / "checkpoint.pt", model=run.model, optimizers=run.optimizers,
-                               config=run.config, step=1, epoch=0)
+        file = save_checkpoint(
+            tmp_path / "checkpoint.pt", model=run.model, optimizers=run.optimizers, config=run.config, step=1, epoch=0
+        )
         loaded, config, payload = load_model(file)
         assert config == run.config and payload["step"] == 1
         assert not loaded.training
@@ -193,8 +197,10 @@ class TestFamilyContract:
             got = loaded.generate(z, labels_for(loaded, labels))
             assert torch.equal(got, expected)
             if run.model.kind == "vae":
-                assert_identical(loaded.encode(images, labels_for(loaded, labels)),
-                                 run.model.encode(images, labels_for(run.model, labels)))
+                assert_identical(
+                    loaded.encode(images, labels_for(loaded, labels)),
+                    run.model.encode(images, labels_for(run.model, labels)),
+                )
 
     @every_family
     def test_resumed_run_repeats_an_uninterrupted_one_bit_for_bit(self, family, tmp_path):
@@ -209,8 +215,11 @@ class TestFamilyContract:
         # The same run stopped by its host after step 3 (its last checkpoint is at step 2), then
         # resumed: steps 3 and 4 again, from the checkpoint's weights, optimizers and RNG.
         seen: list[int] = []
-        stopped = train(contract_run(family), resumed_dir,
-                        Hooks(on_progress=lambda p: seen.append(p.step), should_stop=lambda: len(seen) >= 3))
+        stopped = train(
+            contract_run(family),
+            resumed_dir,
+            Hooks(on_progress=lambda p: seen.append(p.step), should_stop=lambda: len(seen) >= 3),
+        )
         assert stopped.status == "stopped" and stopped.step == 3
         assert load_checkpoint(checkpoint_path(resumed_dir))["step"] == 2
         resumed = train(contract_run(family), resumed_dir)
@@ -234,8 +243,9 @@ class TestFamilyContract:
         z = model.sample_latent(1, seeded(6)).expand(10, -1)  # one noise vector, asked for each class
         with eval_mode(model):
             per_class = model.generate(z, torch.arange(10))
-        assert len({tuple(row.tolist()) for row in per_class.flatten(1)}) == 10, \
+        assert len({tuple(row.tolist()) for row in per_class.flatten(1)}) == 10, (
             "two classes drew the same image from the same noise"
+        )
         assert not torch.equal(model.sample(4, sevens, seeded(7)), model.sample(4, sevens - 1, seeded(7)))
 
     @conditional_families
@@ -269,7 +279,8 @@ class TestFamilyContract:
         # The training loss is the same bound: reconstruction + kl_weight * KL.
         step = run.losses
         assert step["loss/total"].item() == pytest.approx(
-            step["loss/reconstruction"].item() + model.kl_weight * step["loss/kl"].item(), rel=1e-6)
+            step["loss/reconstruction"].item() + model.kl_weight * step["loss/kl"].item(), rel=1e-6
+        )
 
     @vae_families
     def test_kl_warm_up_ramps_the_optimised_weight_and_survives_checkpoints(self, family, batch, tmp_path):
@@ -297,12 +308,15 @@ class TestFamilyContract:
         old = build_model(config)
         old.load_state_dict(old_state)
         assert float(old.kl_weight_now()) == 1.0
+
         # What is optimised is the warmed-up bound: the first step of a warm-up moves the weights
         # exactly as a run with no KL term at all does. (No free bits here: at step 0 every
         # dimension is below them, which would hide the KL term's weight.)
         def first_step(model_section: dict) -> dict[str, torch.Tensor]:
             torch.manual_seed(3)
-            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": {"free_bits": 0.0, **model_section}})))
+            twin = build_model(
+                resolve_config(Config.from_dict({"family": family, "model": {"free_bits": 0.0, **model_section}}))
+            )
             torch.manual_seed(4)
             twin.train_step(images, labels, twin.make_optimizers())
             return twin.state_dict()
@@ -312,7 +326,9 @@ class TestFamilyContract:
         full = first_step({"kl_warmup": 0})
         assert not all(torch.equal(warming[k], full[k]) for k in warming if k != "steps_taken")
         # kl_warmup 0 is off: the full weight from the first step, whatever the start.
-        off = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, "kl_weight_start": 3.0}})))
+        off = build_model(
+            resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, "kl_weight_start": 3.0}}))
+        )
         assert float(off.kl_weight_now()) == off.kl_weight
         # A start above kl_weight anneals down instead, and its first step is a step at that weight.
         annealing = {"kl_warmup": 4, "kl_weight_start": 3.0}
@@ -327,7 +343,9 @@ class TestFamilyContract:
 
         def first_step(model_section: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
             torch.manual_seed(3)
-            twin = build_model(resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, **model_section}})))
+            twin = build_model(
+                resolve_config(Config.from_dict({"family": family, "model": {"kl_warmup": 0, **model_section}}))
+            )
             torch.manual_seed(4)
             losses = twin.train_step(images, labels, twin.make_optimizers())
             return twin.state_dict(), losses
@@ -335,7 +353,10 @@ class TestFamilyContract:
         plain, plain_losses = first_step({"free_bits": 0.0})
         # Free bits above every dimension's KL: no pull to the prior at all, as with no KL term;
         # the loss reported is still the true negative ELBO.
-        (free, free_losses), (no_kl, _) = first_step({"free_bits": 1e6}), first_step({"free_bits": 0.0, "kl_weight": 0.0})
+        (free, free_losses), (no_kl, _) = (
+            first_step({"free_bits": 1e6}),
+            first_step({"free_bits": 0.0, "kl_weight": 0.0}),
+        )
         assert all(torch.equal(free[k], no_kl[k]) for k in free)
         assert not all(torch.equal(free[k], plain[k]) for k in free)
         assert all(torch.equal(free_losses[k], plain_losses[k]) for k in plain_losses)
@@ -345,12 +366,15 @@ class TestFamilyContract:
         assert all(torch.allclose(tiny[k].float(), plain[k].float()) for k in tiny)
 
     @conditional_families
-    def test_label_scale_is_the_size_of_the_label_joined_to_z_and_old_checkpoints_keep_one(self, family, stepped, tmp_path):
+    def test_label_scale_is_the_size_of_the_label_joined_to_z_and_old_checkpoints_keep_one(
+        self, family, stepped, tmp_path
+    ):
         model = stepped(family).model
         z, labels = model.sample_latent(6, seeded(10)), torch.tensor([0, 1, 2, 7, 8, 9])
         # The same nets with label_scale 4 and the first layer's label weights divided by 4 draw the
         # same images: the scale multiplies the one-hot exactly where it joins z, nowhere else.
         scale = model.config.model.label_scale
+
         def with_model(**changes: float) -> Config:
             config = model.config.copy()
             for key, value in changes.items():
@@ -361,10 +385,10 @@ class TestFamilyContract:
         scaled.load_state_dict(model.state_dict())
         first = next(m for m in scaled.sampler.modules() if isinstance(m, torch.nn.Linear))
         with torch.no_grad():
-            first.weight[:, model.latent_dim:] /= 4.0
+            first.weight[:, model.latent_dim :] /= 4.0
         with eval_mode(model), eval_mode(scaled):
             assert torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-5)
-            first.weight.data[:, model.latent_dim:] *= 4.0
+            first.weight.data[:, model.latent_dim :] *= 4.0
             assert not torch.allclose(scaled.generate(z, labels), model.generate(z, labels), atol=1e-3)
         if model.kind == "vae":
             # encoder_label_scale is the same for the label the encoder reads after the image.
@@ -373,16 +397,21 @@ class TestFamilyContract:
             scaled.load_state_dict(model.state_dict())
             first = next(m for m in scaled.inference_encoder.modules() if isinstance(m, torch.nn.Linear))
             with torch.no_grad():
-                first.weight[:, -model.num_classes:] /= 4.0
+                first.weight[:, -model.num_classes :] /= 4.0
             with eval_mode(model), eval_mode(scaled):
-                assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(scaled.encode(images, labels), model.encode(images, labels)))
-                first.weight.data[:, -model.num_classes:] *= 4.0
+                assert all(
+                    torch.allclose(a, b, atol=1e-5)
+                    for a, b in zip(scaled.encode(images, labels), model.encode(images, labels))
+                )
+                first.weight.data[:, -model.num_classes :] *= 4.0
                 assert not torch.allclose(scaled.encode(images, labels)[0], model.encode(images, labels)[0], atol=1e-3)
         # A checkpoint whose config predates label_scale, encoder_label_scale, kl_weight_start and
         # free_bits trained with plain one-hots, no KL annealing and no free bits: it loads that
         # way, whatever today's defaults are.
         config = with_model(label_scale=1.0, encoder_label_scale=1.0, kl_weight_start=0.0, free_bits=0.0)
-        path = save_checkpoint(tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0)
+        path = save_checkpoint(
+            tmp_path / "c.pt", model=build_model(config), optimizers={}, config=config, step=0, epoch=0
+        )
         payload = torch.load(path, weights_only=True)
         stored = json.loads(payload["config"])
         for key in ("label_scale", "encoder_label_scale", "kl_weight_start", "free_bits"):
@@ -433,7 +462,9 @@ def test_r1_penalty_keeps_the_discriminator_flat_around_real_images(family, batc
 
 
 @every_family
-def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_from_the_live_nets(family, batch, tmp_path):
+def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_from_the_live_nets(
+    family, batch, tmp_path
+):
     """train.generator_ema: the nets train as before; samples (and a VAE's encodings, so every
     metric) come from a moving average of their weights: copied at the first step, then moved by
     1 - min(decay, (1 + n) / (10 + n)) of the gap at the n-th step after it. 0 = off, and a checkpoint
@@ -474,7 +505,10 @@ def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_fr
             # the test ELBO scores the averaged pair; the same draw through the live pair differs
             torch.manual_seed(5)
             scored, _ = model.negative_elbo(images[:4], wanted)
-            for pair, same in (((model.inference_encoder, model.sampler), True), ((model.encoder, model.decoder), False)):
+            for pair, same in (
+                ((model.inference_encoder, model.sampler), True),
+                ((model.encoder, model.decoder), False),
+            ):
                 torch.manual_seed(5)
                 assert torch.allclose(scored, model._elbo_terms(*pair, images[:4], wanted)[0]) is same
 
@@ -505,4 +539,6 @@ def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_fr
         assert loaded.generator_ema is not None and int(loaded.generator_ema.n_averaged) == 0
         with eval_mode(off):
             assert torch.equal(loaded.sample(4, wanted, seeded(2)), off.sample(4, wanted, seeded(2)))
-            assert all(torch.equal(a, b) for a, b in zip(loaded.encode(images[:4], wanted), off.encode(images[:4], wanted)))
+            assert all(
+                torch.equal(a, b) for a, b in zip(loaded.encode(images[:4], wanted), off.encode(images[:4], wanted))
+            )

@@ -10,6 +10,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers import loss_lines, read_jsonl, tiny_config
 
 from gvcore import losses
 from gvcore.checkpoint import load_checkpoint
@@ -19,8 +20,6 @@ from gvcore.errors import GVError
 from gvcore.families import resolve_config
 from gvcore.models import build_model
 from gvcore.trainer import checkpoint_path, train
-from helpers import loss_lines, read_jsonl, tiny_config
-
 
 # --- the trainer (the contract every family keeps is tests/test_families.py) ------------------
 
@@ -100,7 +99,8 @@ def test_gaussian_kl_closed_form():
     assert kl[0].item() == pytest.approx(0.5)  # shift by 1 at unit variance
     assert kl[1].item() == pytest.approx(1.5 - math.log(2.0))  # variance 4 at zero mean
     reference = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0))
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0)
+    )
     assert torch.allclose(kl, reference, atol=1e-6)
 
 
@@ -110,7 +110,7 @@ def test_reconstruction_likelihoods_by_hand():
     # Bernoulli: every pixel at p = 1/2 costs log 2 nats, whatever the target.
     assert losses.reconstruction_nll(logits, target, "bernoulli", 1.0).item() == pytest.approx(3 * math.log(2.0))
     # Gaussian with std^2 = 1/2: squared error + log(pi)/2 per pixel (mean = sigmoid(0) = 0.5).
-    sq = (0.5 ** 2) + (0.5 ** 2) + (0.25 ** 2)
+    sq = (0.5**2) + (0.5**2) + (0.25**2)
     got = losses.reconstruction_nll(logits, target, "gaussian", math.sqrt(0.5)).item()
     assert got == pytest.approx(sq + 3 * 0.5 * math.log(math.pi), rel=1e-6)
 
@@ -158,16 +158,30 @@ def test_every_dataset_has_a_spec_with_its_image_shape():
     # (Every family building, training and sampling at these shapes: tests/test_families.py.)
     assert set(DATASETS) == {"mnist-5k", "mnist", "fashion-mnist", "cifar10", "imagenette"}
     shapes = {name: get_spec(name).image_shape() for name in DATASETS}
-    assert shapes == {"mnist-5k": (1, 28, 28), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
-                      "cifar10": (3, 32, 32), "imagenette": (3, 64, 64)}
+    assert shapes == {
+        "mnist-5k": (1, 28, 28),
+        "mnist": (1, 28, 28),
+        "fashion-mnist": (1, 28, 28),
+        "cifar10": (3, 32, 32),
+        "imagenette": (3, 64, 64),
+    }
 
 
 # --- config -------------------------------------------------------------------------------------
 
 
 def test_config_round_trips_and_takes_typed_overrides():
-    cfg = apply_overrides(Config(family="vae"), ["optim.lr=3e-4", "train.epochs=2", "model.latent_dim=8",
-                                                 "train.device=cpu", "optim.beta1=none", "data.image_size=0"])
+    cfg = apply_overrides(
+        Config(family="vae"),
+        [
+            "optim.lr=3e-4",
+            "train.epochs=2",
+            "model.latent_dim=8",
+            "train.device=cpu",
+            "optim.beta1=none",
+            "data.image_size=0",
+        ],
+    )
     assert cfg.optim.lr == 3e-4 and cfg.train.epochs == 2 and cfg.model.latent_dim == 8 and cfg.optim.beta1 is None
     assert Config.from_json(cfg.to_json()) == cfg
     resolved = resolve_config(cfg)
@@ -175,10 +189,17 @@ def test_config_round_trips_and_takes_typed_overrides():
     assert "optim.lr" in valid_keys() and "train.batch_size" in valid_keys()
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("optim.lrr=1", "optim.lrr"), ("bogus=1", "bogus"), ("optim=1", "optim"), ("train.epochs=2.5", "2.5"),
-    ("optim.lr=fast", "fast"), ("train.label_smoothing", "train.label_smoothing"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("optim.lrr=1", "optim.lrr"),
+        ("bogus=1", "bogus"),
+        ("optim=1", "optim"),
+        ("train.epochs=2.5", "2.5"),
+        ("optim.lr=fast", "fast"),
+        ("train.label_smoothing", "train.label_smoothing"),
+    ],
+)
 def test_bad_overrides_are_rejected(override, needle):
     with pytest.raises(GVError, match=needle.replace(".", r"\.")):
         resolve_config(apply_overrides(Config(), [override]))

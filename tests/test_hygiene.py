@@ -22,7 +22,9 @@ def _is_sleep(node: ast.AST) -> bool:
     if not isinstance(node, ast.Call):
         return False
     func = node.func
-    return (isinstance(func, ast.Name) and func.id == "sleep") or (isinstance(func, ast.Attribute) and func.attr == "sleep")
+    return (isinstance(func, ast.Name) and func.id == "sleep") or (
+        isinstance(func, ast.Attribute) and func.attr == "sleep"
+    )
 
 
 def _is_clock(node: ast.AST) -> bool:
@@ -32,8 +34,12 @@ def _is_clock(node: ast.AST) -> bool:
     if isinstance(func, ast.Name):
         return func.id in CLOCKS
     # time.<clock>() only: `moment.time()` on a datetime is a time of day, not a clock reading.
-    return (isinstance(func, ast.Attribute) and func.attr in CLOCKS and isinstance(func.value, ast.Name)
-            and func.value.id == "time")
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in CLOCKS
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "time"
+    )
 
 
 def _own_nodes(scope: ast.AST) -> list[ast.AST]:
@@ -55,13 +61,21 @@ def _reads_clock(node: ast.AST, clocked: set[str]) -> bool:
 def _clocked_names(scope: ast.AST) -> set[str]:
     """Names a scope assigns from clock readings (`start = time.monotonic()`), and from those
     (`elapsed = time.monotonic() - start`), followed until nothing new turns up."""
-    assignments = [(target, node.value) for node in _own_nodes(scope)
-                   if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None
-                   for target in (node.targets if isinstance(node, ast.Assign) else [node.target])]
+    assignments = [
+        (target, node.value)
+        for node in _own_nodes(scope)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+    ]
     clocked: set[str] = set()
     while True:
-        found = {n.id for target, value in assignments if _reads_clock(value, clocked)
-                 for n in ast.walk(target) if isinstance(n, ast.Name)} - clocked
+        found = {
+            n.id
+            for target, value in assignments
+            if _reads_clock(value, clocked)
+            for n in ast.walk(target)
+            if isinstance(n, ast.Name)
+        } - clocked
         if not found:
             return clocked
         clocked |= found
@@ -75,8 +89,11 @@ def offences(source: str) -> list[tuple[int, str]]:
     # would take its start time and compare against it.
     for scope in [tree] + [n for n in ast.walk(tree) if isinstance(n, FUNCTIONS)]:
         clocked = _clocked_names(scope)
-        found |= {(node.lineno, "asserts on elapsed time") for node in _own_nodes(scope)
-                  if isinstance(node, ast.Assert) and _reads_clock(node.test, clocked)}
+        found |= {
+            (node.lineno, "asserts on elapsed time")
+            for node in _own_nodes(scope)
+            if isinstance(node, ast.Assert) and _reads_clock(node.test, clocked)
+        }
     return sorted(found)
 
 
@@ -84,11 +101,18 @@ def test_the_checker_flags_sleeps_and_timed_assertions_and_nothing_else():
     # Known offenders and look-alikes, kept as text in tests/data so that no test here really
     # sleeps or times itself (and a grep of tests/ finds none).
     source = (Path(__file__).resolve().parent / "data" / "hygiene_offenders.py.txt").read_text()
-    assert offences(source) == [(6, "sleeps"), (7, "sleeps"), (13, "asserts on elapsed time"),
-                                (16, "asserts on elapsed time")]
+    assert offences(source) == [
+        (6, "sleeps"),
+        (7, "sleeps"),
+        (13, "asserts on elapsed time"),
+        (16, "asserts on elapsed time"),
+    ]
 
 
 def test_no_test_sleeps_or_asserts_on_elapsed_time():
-    found = [f"{path.name}:{line}: {what}" for path in sorted(TESTS.glob("*.py"))
-             for line, what in offences(path.read_text())]
+    found = [
+        f"{path.name}:{line}: {what}"
+        for path in sorted(TESTS.glob("*.py"))
+        for line, what in offences(path.read_text())
+    ]
     assert found == [], "wait on an event instead (see this module's docstring):\n" + "\n".join(found)

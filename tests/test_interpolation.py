@@ -6,13 +6,19 @@ import math
 
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli, tiny_config
 from PIL import Image
 
 from gvcore.data import load_dataset
-from gvcore.interpolation import (class_interpolation, find_endpoints, latent_interpolation, random_latent_error,
-                                  real_interpolation, slerp)
+from gvcore.interpolation import (
+    class_interpolation,
+    find_endpoints,
+    latent_interpolation,
+    random_latent_error,
+    real_interpolation,
+    slerp,
+)
 from gvcore.trainer import load_model, train
-from helpers import assert_one_line_error, run_cli, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +96,18 @@ def test_interpolate_command(runs, tmp_path):
     assert Image.open(out).size == (2 + 8 * 30, 32)  # real, 6 steps, real
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--from", "seed:x"], "seed:x"),
-    (["--from", "nowhere.png"], "nowhere.png"),
-    (["--from", "class:1", "--to", "class:2"], "conditional"),
-    (["--from", "seed:1", "--to", "test:3"], "mix"),
-    (["--from", "test:1", "--to", "test:9999"], "test:9999"),
-    (["--steps", "1"], "--steps 1"),
-    (["--method", "cubic"], "cubic"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--from", "seed:x"], "seed:x"),
+        (["--from", "nowhere.png"], "nowhere.png"),
+        (["--from", "class:1", "--to", "class:2"], "conditional"),
+        (["--from", "seed:1", "--to", "test:3"], "mix"),
+        (["--from", "test:1", "--to", "test:9999"], "test:9999"),
+        (["--steps", "1"], "--steps 1"),
+        (["--method", "cubic"], "cubic"),
+    ],
+)
 def test_interpolate_bad_input(runs, tmp_path, args, needle):
     out = tmp_path / "x.png"
     assert_one_line_error(run_cli("interpolate", runs["dcgan"], *args, "--out", out), needle)

@@ -10,11 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from gvcore import leaderboard
-from gvcore.errors import GVError
-from gvcore.leaderboard import LeaderboardRow
 from sweep_helpers import invoke
+
+from gvcore.errors import GVError
+from gvcore.sweep import leaderboard
+from gvcore.sweep.leaderboard import LeaderboardRow
 
 SCHEMA_1 = Path(__file__).resolve().parent / "data" / "leaderboard-schema1"
 
@@ -44,13 +44,16 @@ def test_gv_results_shows_a_schema_1_leaderboard():
     assert as_json["schema"] == 1 and len(as_json["rows"]) == 4
 
 
-@pytest.mark.parametrize("damage,fragment", [
-    (lambda doc: doc.update(schema=leaderboard.SCHEMA + 1), "written by a newer gv"),
-    (lambda doc: doc.update(schema="two"), "bad schema number"),
-    (lambda doc: doc["rows"].append(["not", "a", "row"]), "a row is not an object"),
-    (lambda doc: doc["rows"][0].pop("status"), "a row has no status"),
-    (lambda doc: doc["rows"][0].update(config="lr=1"), "config is not an object"),
-])
+@pytest.mark.parametrize(
+    "damage,fragment",
+    [
+        (lambda doc: doc.update(schema=leaderboard.SCHEMA + 1), "written by a newer gv"),
+        (lambda doc: doc.update(schema="two"), "bad schema number"),
+        (lambda doc: doc["rows"].append(["not", "a", "row"]), "a row is not an object"),
+        (lambda doc: doc["rows"][0].pop("status"), "a row has no status"),
+        (lambda doc: doc["rows"][0].update(config="lr=1"), "config is not an object"),
+    ],
+)
 def test_a_damaged_or_newer_leaderboard_is_a_one_line_error(tmp_path, damage, fragment):
     doc = json.loads((SCHEMA_1 / "leaderboard.json").read_text())
     damage(doc)
@@ -81,14 +84,17 @@ def test_a_schema_2_leaderboard_reads_without_flops_and_new_rows_carry_them(tmp_
 
     # A row built from a trial's reports records the FLOPs it used and those of one step; the
     # written file carries them (schema 3) and reads back the same.
-    history = [{"step": 10, "flops": 10 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 80.0},
-               {"step": 20, "flops": 20 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 60.0}]
-    row = leaderboard.make_row(trial_id="t1", config={"family": "gan"}, status="done", metric="eval/fid", mode="min",
-                               history=history)
+    history = [
+        {"step": 10, "flops": 10 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 80.0},
+        {"step": 20, "flops": 20 * 9.6e8, "flops_per_step": 9.6e8, "eval/fid": 60.0},
+    ]
+    row = leaderboard.make_row(
+        trial_id="t1", config={"family": "gan"}, status="done", metric="eval/fid", mode="min", history=history
+    )
     assert (row.flops, row.flops_per_step) == (20 * 9.6e8, 9.6e8)
     leaderboard.write(tmp_path / "new", [row], sweep="new", final=True)
     written = json.loads((tmp_path / "new" / "leaderboard.json").read_text())
     assert written["schema"] == leaderboard.SCHEMA == 3 and written["rows"][0]["flops"] == 20 * 9.6e8
     assert leaderboard.read(tmp_path / "new").rows[0].flops_per_step == 9.6e8
     header = (tmp_path / "new" / "leaderboard.csv").read_text().splitlines()[0].split(",")
-    assert header[header.index("images_per_s") + 1:header.index("images_per_s") + 3] == ["flops", "flops_per_step"]
+    assert header[header.index("images_per_s") + 1 : header.index("images_per_s") + 3] == ["flops", "flops_per_step"]

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from sweep_helpers import REPO, files_containing, write_sweep
 
 BIN = Path(sys.executable).parent  # gv's own environment: its `ray` CLI and `gv` entry point
@@ -33,9 +32,17 @@ BIN = Path(sys.executable).parent  # gv's own environment: its `ray` CLI and `gv
 HEAD_START_TIMEOUT_S = 300
 JOB_TIMEOUT_S = 540
 # Environment variables that would make the test depend on the machine it runs on.
-FOREIGN_ENV = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
-               "RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "WANDB_API_KEY",
-               "PYTHONPATH")
+FOREIGN_ENV = (
+    "RAY_ADDRESS",
+    "RAY_API_SERVER_ADDRESS",
+    "RAY_AUTH_MODE",
+    "RAY_AUTH_TOKEN",
+    "RAY_AUTH_TOKEN_PATH",
+    "RAY_RUNTIME_ENV_IGNORE_GITIGNORE",
+    "RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES",
+    "WANDB_API_KEY",
+    "PYTHONPATH",
+)
 MARKER = "GV_TEST_RAY_HEAD"  # set in the head's environment: every process of that cluster inherits it
 
 
@@ -55,10 +62,18 @@ def _free_ports(count: int) -> list[int]:
 
 def _base_env(home: Path, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    env.update(HOME=str(home), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0",
-               WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path / "wandb"), GV_OFFLINE="1",
-               # the session's evaluator cache (tests/conftest.py), never the user's ~/.cache
-               GV_CACHE_DIR=os.environ["GV_CACHE_DIR"], MPLCONFIGDIR=str(tmp_path / "mpl"))
+    env.update(
+        HOME=str(home),
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        RAY_USAGE_STATS_ENABLED="0",
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        WANDB_DIR=str(tmp_path / "wandb"),
+        GV_OFFLINE="1",
+        # the session's evaluator cache (tests/conftest.py), never the user's ~/.cache
+        GV_CACHE_DIR=os.environ["GV_CACHE_DIR"],
+        MPLCONFIGDIR=str(tmp_path / "mpl"),
+    )
     return env
 
 
@@ -115,8 +130,9 @@ def ray_head(tmp_path):
     home.mkdir()
     env = _base_env(home, tmp_path)
     env[MARKER] = temp_dir.name
-    made = subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    made = subprocess.run(
+        [str(BIN / "ray"), "get-auth-token", "--generate"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert made.returncode == 0, made.stderr
     token_file = home / ".ray" / "auth_token"
     token = token_file.read_text()
@@ -126,14 +142,42 @@ def ray_head(tmp_path):
     head_env = {**env, "RAY_AUTH_MODE": "token", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     log = tmp_path / "head.log"
     proc = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--temp-dir", str(temp_dir), "--num-cpus", "2",
-         "--port", str(gcs), "--include-dashboard", "true",
-         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard), "--ray-client-server-port", str(client),
-         "--dashboard-agent-listen-port", str(agent_http), "--dashboard-agent-grpc-port", str(agent_grpc),
-         "--runtime-env-agent-port", str(runtime_env), "--metrics-export-port", str(metrics),
-         "--disable-usage-stats"],
-        env=head_env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)  # a Ctrl-C of pytest stops it through the finalizer below
+        [
+            str(BIN / "ray"),
+            "start",
+            "--head",
+            "--block",
+            "--temp-dir",
+            str(temp_dir),
+            "--num-cpus",
+            "2",
+            "--port",
+            str(gcs),
+            "--include-dashboard",
+            "true",
+            "--dashboard-host",
+            "127.0.0.1",
+            "--dashboard-port",
+            str(dashboard),
+            "--ray-client-server-port",
+            str(client),
+            "--dashboard-agent-listen-port",
+            str(agent_http),
+            "--dashboard-agent-grpc-port",
+            str(agent_grpc),
+            "--runtime-env-agent-port",
+            str(runtime_env),
+            "--metrics-export-port",
+            str(metrics),
+            "--disable-usage-stats",
+        ],
+        env=head_env,
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )  # a Ctrl-C of pytest stops it through the finalizer below
     try:
         assert _wait_until_started(proc, log), f"ray start --head failed:\n{log.read_text()[-4000:]}"
         yield Head(dashboard=f"http://127.0.0.1:{dashboard}", temp_dir=temp_dir, token=token, log=log)
@@ -169,19 +213,45 @@ def _client_env(head: Head, tmp_path: Path, auth_mode: str | None = "token") -> 
 
 def test_ray_job_submit_runs_a_sweep_on_a_token_authenticated_head(ray_head, tmp_path):
     # The head enforces its token: a client that doesn't send it (no RAY_AUTH_MODE=token) is refused.
-    refused = subprocess.run([str(BIN / "ray"), "job", "list", "--address", ray_head.dashboard],
-                             env=_client_env(ray_head, tmp_path, auth_mode=None), capture_output=True, text=True,
-                             timeout=120)
+    refused = subprocess.run(
+        [str(BIN / "ray"), "job", "list", "--address", ray_head.dashboard],
+        env=_client_env(ray_head, tmp_path, auth_mode=None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode != 0 and "Authentication required" in refused.stdout + refused.stderr, refused
 
-    sweep_file = write_sweep(tmp_path, "rayjob", families=["gan"], budget={"steps": 30}, eval_every=10,
-                             resources={"cpu": 1, "gpu": 0})
+    sweep_file = write_sweep(
+        tmp_path, "rayjob", families=["gan"], budget={"steps": 30}, eval_every=10, resources={"cpu": 1, "gpu": 0}
+    )
     storage = tmp_path / "store"
     # The README's command, with this test's paths and port.
-    command = [str(BIN / "ray"), "job", "submit", "--address", ray_head.dashboard, "--working-dir", str(REPO),
-               "--", "gv", "sweep", str(sweep_file), "--address", "auto", "--storage", str(storage)]
-    job = subprocess.run(command, env=_client_env(ray_head, tmp_path), cwd=str(tmp_path), capture_output=True,
-                         text=True, timeout=JOB_TIMEOUT_S)
+    command = [
+        str(BIN / "ray"),
+        "job",
+        "submit",
+        "--address",
+        ray_head.dashboard,
+        "--working-dir",
+        str(REPO),
+        "--",
+        "gv",
+        "sweep",
+        str(sweep_file),
+        "--address",
+        "auto",
+        "--storage",
+        str(storage),
+    ]
+    job = subprocess.run(
+        command,
+        env=_client_env(ray_head, tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=JOB_TIMEOUT_S,
+    )
     output = job.stdout + job.stderr
     (tmp_path / "job.log").write_text(output)
     assert job.returncode == 0, f"{output[-6000:]}\n--- head ---\n{ray_head.log.read_text()[-3000:]}"
@@ -190,8 +260,13 @@ def test_ray_job_submit_runs_a_sweep_on_a_token_authenticated_head(ray_head, tmp
     # The leaderboard the job wrote, read back as a user would.
     sweep_dirs = [p for p in storage.iterdir() if p.is_dir()]
     assert len(sweep_dirs) == 1 and sweep_dirs[0].name.startswith("rayjob-"), sweep_dirs
-    results = subprocess.run([str(BIN / "gv"), "results", str(sweep_dirs[0]), "--json"],
-                             env=_client_env(ray_head, tmp_path), capture_output=True, text=True, timeout=120)
+    results = subprocess.run(
+        [str(BIN / "gv"), "results", str(sweep_dirs[0]), "--json"],
+        env=_client_env(ray_head, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert results.returncode == 0, results.stderr
     rows = json.loads(results.stdout)["rows"]
     assert len(rows) == 1

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import assert_one_line_error, run_cli
 from PIL import Image
 
 from gvcore.evaluation.catalog import CATALOG, resolve_metrics
 from gvcore.families import FAMILIES
-from gvcore.leaderboard import read as read_leaderboard
 from gvcore.report import checkpoint_file, pick_best
-from helpers import assert_one_line_error, run_cli
+from gvcore.sweep.leaderboard import read as read_leaderboard
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -30,11 +30,17 @@ def sweep_dir(tmp_path_factory):
     the sweep's final evaluation (every metric) of each best checkpoint on 500."""
     root = tmp_path_factory.mktemp("report-sweep")
     spec = {
-        "name": "tiny-report", "dataset": "mnist-5k", "families": list(FAMILIES),
+        "name": "tiny-report",
+        "dataset": "mnist-5k",
+        "families": list(FAMILIES),
         "base": {"train.batch_size": 32, "train.log_every": 5, "eval.metrics": "fid", "eval.num_samples": 200},
         "search": {"optim.lr": {"grid": [1.0e-3, 2.0e-3]}},
-        "budget": {"steps": 20}, "eval_every": 10, "metric": "eval/fid", "mode": "min",
-        "resources": {"cpu": 1, "gpu": 0}, "final_eval_samples": 500,
+        "budget": {"steps": 20},
+        "eval_every": 10,
+        "metric": "eval/fid",
+        "mode": "min",
+        "resources": {"cpu": 1, "gpu": 0},
+        "final_eval_samples": 500,
     }
     path = root / "tiny-report.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -61,14 +67,19 @@ def test_report_has_every_family_and_figure(report):
     data = json.loads((report / "report.json").read_text())
     assert set(data["families"]) == set(FAMILIES)
     for family, fam in data["families"].items():
-        expected = {"samples", "latent", "real", "neighbours"} | ({"classes"} if FAMILIES[family].conditional else set())
+        expected = {"samples", "latent", "real", "neighbours"} | (
+            {"classes"} if FAMILIES[family].conditional else set()
+        )
         assert set(fam["figures"]) == expected, family
         for rel in fam["figures"].values():
             _nonblank(report / rel)
         # Every key of every metric of the evaluation registry that applies, plus the bookkeeping columns.
         applies = resolve_metrics("all", has_labels=FAMILIES[family].conditional, is_vae=FAMILIES[family].kind == "vae")
-        for key in [f"eval/{k}" for name in applies for k in CATALOG[name].returns(10)] + \
-                ["parameters", "wall_time_s", "steps_to_best"]:
+        for key in [f"eval/{k}" for name in applies for k in CATALOG[name].returns(10)] + [
+            "parameters",
+            "wall_time_s",
+            "steps_to_best",
+        ]:
             assert key in fam["metrics"], (family, key)
         if FAMILIES[family].conditional:
             assert "eval/label_acc" in fam["metrics"]
@@ -95,8 +106,9 @@ def test_report_has_every_family_and_figure(report):
     for family in FAMILIES:
         assert f"<h3>{family}</h3>" in page
     verdict_figures = sum(len(a["figures"]) for a in verdict["axes"].values())
-    assert page.count("<img") == (sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"])
-                                  + verdict_figures)
+    assert page.count("<img") == (
+        sum(len(f["figures"]) for f in data["families"].values()) + len(data["figures"]) + verdict_figures
+    )
     assert "class='best'" in page
     # How far to trust it: the evaluator's networks and check, and the two feature spaces' agreement.
     trust = data["trust"]
@@ -143,9 +155,18 @@ def _render(html_file: Path, screenshot: Path) -> dict:
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     events: dict = {"console_errors": [], "page_errors": [], "dialogs": [], "requests": []}
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("console", lambda m: events["console_errors"].append(m.text) if m.type == "error" else None)
@@ -155,7 +176,8 @@ def _render(html_file: Path, screenshot: Path) -> dict:
             page.goto(html_file.as_uri())
             page.wait_for_load_state("load")
             events["images"] = page.evaluate(
-                "Array.from(document.images).map(i => ({complete: i.complete, w: i.naturalWidth, alt: i.alt}))")
+                "Array.from(document.images).map(i => ({complete: i.complete, w: i.naturalWidth, alt: i.alt}))"
+            )
             events["title"] = page.title()
             events["text"] = page.inner_text("body")
             screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -204,10 +226,10 @@ def test_report_bad_input(sweep_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_one_line_error(run_cli("report", empty), "leaderboard.json")
-    assert_one_line_error(run_cli("report", sweep_dir, "--metric", "eval/density", "--out", tmp_path / "r"),
-                          "eval/density")
-    assert_one_line_error(run_cli("report", sweep_dir, "--metric", "eval/bogus", "--out", tmp_path / "r"),
-                          "eval/bogus")
+    assert_one_line_error(
+        run_cli("report", sweep_dir, "--metric", "eval/density", "--out", tmp_path / "r"), "eval/density"
+    )
+    assert_one_line_error(run_cli("report", sweep_dir, "--metric", "eval/bogus", "--out", tmp_path / "r"), "eval/bogus")
     assert not (tmp_path / "r").exists()
     # --out never deletes a folder that isn't a previous report.
     mine = tmp_path / "my-folder"
@@ -232,8 +254,18 @@ def test_best_checkpoint_by_a_final_metric_is_the_best_not_the_latest(sweep_dir)
 def test_report_logs_to_wandb_offline(report, sweep_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
     out = tmp_path / "wb-report"
-    result = run_cli("report", sweep_dir, "--out", out, "--eval-samples", "200", "--wandb", "--wandb-report",
-                     "--wandb-mode", "offline")
+    result = run_cli(
+        "report",
+        sweep_dir,
+        "--out",
+        out,
+        "--eval-samples",
+        "200",
+        "--wandb",
+        "--wandb-report",
+        "--wandb-mode",
+        "offline",
+    )
     assert result.exit_code == 0, result.output
     assert "wandb sync" in result.output
     assert "W&B Report not created" in result.output and "offline" in result.output

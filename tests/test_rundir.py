@@ -9,9 +9,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from helpers import loss_lines, run_cli
 
 from gvcore import rundir
-from helpers import loss_lines, run_cli
 
 GVCORE = Path(__file__).resolve().parent.parent / "gvcore"
 TORN = '{"step": 11, "epoch": 0.0391, "loss/discrimin'  # a record cut off by a killed writer
@@ -36,7 +36,11 @@ def test_no_module_writes_files_around_the_atomic_writer():
         if path.name == "rundir.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("replace", "rename"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("replace", "rename")
+            ):
                 if isinstance(node.func.value, ast.Name) and node.func.value.id == "os":
                     offenders.append(f"{path.relative_to(GVCORE)}:{node.lineno}")
     assert offenders == []
@@ -52,8 +56,11 @@ class _Collect(logging.Handler):
 
 
 def test_readers_skip_a_torn_line_with_a_warning(tmp_path):
-    records = [{"step": 5, "images_per_s": 10.0, "loss/total": 1.0}, {"step": 5, "eval/fid": 3.0},
-               {"step": 10, "images_per_s": 11.0, "loss/total": 0.5}]
+    records = [
+        {"step": 5, "images_per_s": 10.0, "loss/total": 1.0},
+        {"step": 5, "eval/fid": 3.0},
+        {"step": 10, "images_per_s": 11.0, "loss/total": 0.5},
+    ]
     rundir.metrics_path(tmp_path).write_text("".join(json.dumps(r) + "\n" for r in records) + "[1, 2]\n" + TORN)
     collected = _Collect()
     rundir.log.addHandler(collected)
@@ -63,7 +70,8 @@ def test_readers_skip_a_torn_line_with_a_warning(tmp_path):
         rundir.log.removeHandler(collected)
     assert collected.messages == [
         f"skipped line 4 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)",
-        f"skipped line 5 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)"]
+        f"skipped line 5 of {rundir.metrics_path(tmp_path)}: not a complete JSON record (a writer killed mid-line?)",
+    ]
     assert rundir.last_logged(tmp_path) == records[2]  # the live view: newest complete loss record
     assert rundir.read_metrics(tmp_path / "nowhere") == [] and rundir.last_logged(tmp_path / "nowhere") == {}
 
@@ -83,8 +91,20 @@ def test_truncate_keeps_complete_records_up_to_the_checkpoint(tmp_path):
 
 
 def test_gv_resume_survives_a_torn_metrics_line_and_repeats_the_uninterrupted_run(tmp_path):
-    common = ["--dataset", "mnist-5k", "--batch-size", "16", "--seed", "1", "--set", "train.log_every=2",
-              "--set", "train.eval_every=6", "--set", "eval.metrics="]
+    common = [
+        "--dataset",
+        "mnist-5k",
+        "--batch-size",
+        "16",
+        "--seed",
+        "1",
+        "--set",
+        "train.log_every=2",
+        "--set",
+        "train.eval_every=6",
+        "--set",
+        "eval.metrics=",
+    ]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_cli("train", "gan", "--steps", "12", "--out", straight, *common).exit_code == 0
     assert run_cli("train", "gan", "--steps", "6", "--out", resumed, *common).exit_code == 0

@@ -9,7 +9,6 @@ import os
 import socket
 
 import pytest
-
 from sweep_helpers import invoke, leaderboard_rows, write_sweep
 
 ray = pytest.importorskip("ray")
@@ -31,8 +30,11 @@ def two_node_cluster():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     client_port = _free_port()
     # One CPU per node: two 1-CPU trials can only run side by side on different nodes.
-    cluster = Cluster(initialize_head=True, connect=False,
-                      head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port})
+    cluster = Cluster(
+        initialize_head=True,
+        connect=False,
+        head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
+    )
     cluster.client_address = f"ray://127.0.0.1:{client_port}"
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
@@ -51,8 +53,20 @@ def test_trials_are_placed_on_both_nodes_of_an_existing_cluster(two_node_cluster
     address = two_node_cluster.address if via == "gcs" else two_node_cluster.client_address
     sweep_file = write_sweep(tmp_path, "nodes", budget={"steps": 60})
     storage = tmp_path / "store"  # the same path on both "nodes": shared storage, as NFS would be
-    result = invoke(["sweep", str(sweep_file), "--address", address, "--storage", str(storage),
-                     "--name", "nodes", "--wandb-mode", "disabled"])
+    result = invoke(
+        [
+            "sweep",
+            str(sweep_file),
+            "--address",
+            address,
+            "--storage",
+            str(storage),
+            "--name",
+            "nodes",
+            "--wandb-mode",
+            "disabled",
+        ]
+    )
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert address in result.stdout
     rows = list(leaderboard_rows(storage / "nodes").values())

@@ -15,12 +15,20 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import assert_one_line_error
+from sweep_helpers import (
+    FAKE_WANDB_KEY,
+    files_containing,
+    gv_subprocess,
+    invoke,
+    leaderboard_rows,
+    trial_reports,
+    wandb_runs,
+    write_sweep,
+)
 
 from gvcore.config import TRAINING_DEFAULTS
 from gvcore.families import FAMILIES
-from helpers import assert_one_line_error
-from sweep_helpers import (FAKE_WANDB_KEY, files_containing, gv_subprocess, invoke, leaderboard_rows, trial_reports,
-                           wandb_runs, write_sweep)
 
 ray = pytest.importorskip("ray")
 
@@ -29,8 +37,13 @@ from trial_events import TrialEventPipe  # noqa: E402  (imports Ray)
 # Set before Ray starts, so its workers inherit them as they would from a user's shell: a W&B
 # directory of the test's own, a fake API key (it must not leak anywhere) and a W&B server that
 # can't be reached (port 9: nothing listens), with a short init timeout.
-WORKER_ENV = {"WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_API_KEY": FAKE_WANDB_KEY, "WANDB_INIT_TIMEOUT": "5",
-              "RAY_USAGE_STATS_ENABLED": "0", "WANDB_SILENT": "true"}
+WORKER_ENV = {
+    "WANDB_BASE_URL": "http://127.0.0.1:9",
+    "WANDB_API_KEY": FAKE_WANDB_KEY,
+    "WANDB_INIT_TIMEOUT": "5",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "WANDB_SILENT": "true",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +73,20 @@ def run_gv(args):
 def test_two_trial_sweep_leaderboard_checkpoints_and_offline_wandb(shared_ray, tmp_path):
     sweep_file = write_sweep(tmp_path, "two")
     storage = tmp_path / "store"
-    result = run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "two", "--wandb-mode", "offline",
-                     "--wandb-project", "gv-tests"])
+    result = run_gv(
+        [
+            "sweep",
+            str(sweep_file),
+            "--storage",
+            str(storage),
+            "--name",
+            "two",
+            "--wandb-mode",
+            "offline",
+            "--wandb-project",
+            "gv-tests",
+        ]
+    )
     sweep_dir = storage / "two"
     rows = leaderboard_rows(sweep_dir)
     assert len(rows) == 2
@@ -98,7 +123,10 @@ def test_two_trial_sweep_leaderboard_checkpoints_and_offline_wandb(shared_ray, t
         image_steps = [h["step"] for h in run["history"] if h.get("samples/_type") == "image-file"]
         assert image_steps == [20, 40]
         # Training FLOPs beside every eval, so W&B plots quality against compute.
-        assert [h["flops"] for h in run["history"] if "flops" in h] == [20 * row["flops_per_step"], 40 * row["flops_per_step"]]
+        assert [h["flops"] for h in run["history"] if "flops" in h] == [
+            20 * row["flops_per_step"],
+            40 * row["flops_per_step"],
+        ]
         assert len(run["images"]) == 2 and all(Path(p).stat().st_size > 0 for p in run["images"])
 
     # `gv results` reads the same leaderboard back
@@ -152,14 +180,16 @@ def _first_checkpoint(events):
 
 
 def test_killed_trial_worker_is_retried_from_its_checkpoint(shared_ray, tmp_path, monkeypatch):
-    sweep_file = write_sweep(tmp_path, "kill", families=["gan"], budget={"steps": 300}, eval_every=50,
-                             base={"train.log_every": 25})
+    sweep_file = write_sweep(
+        tmp_path, "kill", families=["gan"], budget={"steps": 300}, eval_every=50, base={"train.log_every": 25}
+    )
     storage = tmp_path / "store"
     events = TrialEventPipe()
     for name, value in events.env().items():
         monkeypatch.setenv(name, value)
-    thread, box = _run_in_thread(["sweep", str(sweep_file), "--storage", str(storage), "--name", "kill",
-                                  "--wandb-mode", "offline"], events)
+    thread, box = _run_in_thread(
+        ["sweep", str(sweep_file), "--storage", str(storage), "--name", "kill", "--wandb-mode", "offline"], events
+    )
     report = events.wait_for(_first_checkpoint, "the trial's first checkpoint")
     assert report["step"] == 50
     killed = report["gv/pid"]
@@ -180,21 +210,29 @@ def test_killed_trial_worker_is_retried_from_its_checkpoint(shared_ray, tmp_path
     continued_in = {r["gv/pid"] for r in reports if r["gv/restored_from_step"]}
     assert continued_in and killed not in continued_in
     assert (trial_dir / "error.txt").is_file()  # Tune recorded the crash it recovered from
-    logged = [json.loads(ln)["step"] for ln in (Path(row["run_dir"]) / "metrics.jsonl").read_text().splitlines()
-              if "loss/generator" in ln]
+    logged = [
+        json.loads(ln)["step"]
+        for ln in (Path(row["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        if "loss/generator" in ln
+    ]
     assert logged == list(range(25, 301, 25))  # one history, no repeated or missing steps
 
 
 def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
-    sweep_file = write_sweep(tmp_path, "intr", budget={"steps": 240}, eval_every=40, max_concurrent=1,
-                             base={"train.log_every": 20})
+    sweep_file = write_sweep(
+        tmp_path, "intr", budget={"steps": 240}, eval_every=40, max_concurrent=1, base={"train.log_every": 20}
+    )
     storage = tmp_path / "store"
     events = TrialEventPipe()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | events.env()
     log = tmp_path / "first.log"
-    process = gv_subprocess(["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr",
-                             "--wandb-mode", "offline"], env, log, start_new_session=True,
-                            pass_fds=(events.write_fd,))
+    process = gv_subprocess(
+        ["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr", "--wandb-mode", "offline"],
+        env,
+        log,
+        start_new_session=True,
+        pass_fds=(events.write_fd,),
+    )
     events.close_writer()  # the child holds the write end: its exit ends the reads
     sweep_dir = storage / "intr"
 
@@ -206,8 +244,9 @@ def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
         return (done[0], running[0]) if done and running else None
 
     try:
-        finished_id, resumed_id = events.wait_for(one_done_one_running,
-                                                  "one finished trial and a checkpoint of the next")
+        finished_id, resumed_id = events.wait_for(
+            one_done_one_running, "one finished trial and a checkpoint of the next"
+        )
         (finished_dir,) = sweep_dir.glob(f"*_{finished_id}")
         (running_dir,) = sweep_dir.glob(f"*_{resumed_id}")
         finished_result = (finished_dir / "run" / "result.json").stat().st_mtime_ns
@@ -223,8 +262,9 @@ def test_interrupted_sweep_resumes_unfinished_trials_only(shared_ray, tmp_path):
     partial = json.loads((sweep_dir / "leaderboard.json").read_text())
     assert partial["final"] is False and partial["interrupted"] is True
 
-    result = run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr", "--resume",
-                     "--wandb-mode", "offline"])
+    result = run_gv(
+        ["sweep", str(sweep_file), "--storage", str(storage), "--name", "intr", "--resume", "--wandb-mode", "offline"]
+    )
     assert "resuming sweep intr" in result.stdout
     # The live view that ran the resumed Tuner is this invocation's (not the copy Tune restored
     # from tuner.pkl): the driver read the first trial's start from it.
@@ -250,7 +290,7 @@ def test_cloud_style_storage_uri_keeps_trial_artifacts_and_leaderboard(shared_ra
     assert row["status"] == "done" and row["best_checkpoint"].startswith(f"{storage}/uri/vae_")
     trial_dir = tmp_path / "bucket" / "uri" / f"vae_{row['trial_id']}"
     assert (trial_dir / "run" / "samples" / "step-0000040.png").is_file()
-    assert (Path(row["best_checkpoint"][len("file://"):]) / "checkpoint.pt").is_file()
+    assert (Path(row["best_checkpoint"][len("file://") :]) / "checkpoint.pt").is_file()
 
 
 def test_resuming_a_sweep_saved_with_other_module_paths_is_a_one_line_error(shared_ray, tmp_path):
@@ -263,8 +303,19 @@ def test_resuming_a_sweep_saved_with_other_module_paths_is_a_one_line_error(shar
     sweep_dir.mkdir(parents=True)
     (sweep_dir / "sweep.json").write_text(json.dumps({"spec": load_sweep(str(sweep_file)).to_dict(), "name": "old"}))
     (sweep_dir / "tuner.pkl").write_bytes(b"cgvcore.ray_adapter\nLiveView\n.")  # a pickled reference, as Tune's holds
-    result = invoke(["sweep", str(sweep_file), "--storage", str(tmp_path / "store"), "--name", "old", "--resume",
-                     "--wandb-mode", "disabled"])
+    result = invoke(
+        [
+            "sweep",
+            str(sweep_file),
+            "--storage",
+            str(tmp_path / "store"),
+            "--name",
+            "old",
+            "--resume",
+            "--wandb-mode",
+            "disabled",
+        ]
+    )
     assert_one_line_error(result, str(sweep_dir), "another gv version", "drop --resume")
 
 
@@ -272,8 +323,14 @@ def test_flop_budget_sweep_gives_the_cheaper_family_proportionally_more_steps(sh
     # Equal compute: DCGAN's step costs ~10 MLP GAN steps, so the MLP GAN trains ~10x the steps.
     # Batch 16 keeps it tiny: DCGAN ~2.5e9 FLOPs a step (8 steps), the MLP GAN ~2.4e8 (~83 steps).
     budget = 2.0e10
-    sweep_file = write_sweep(tmp_path, "flops", families=["gan", "dcgan"], budget={"flops": budget}, eval_every=0,
-                             base={"train.batch_size": 16})
+    sweep_file = write_sweep(
+        tmp_path,
+        "flops",
+        families=["gan", "dcgan"],
+        budget={"flops": budget},
+        eval_every=0,
+        base={"train.batch_size": 16},
+    )
     storage = tmp_path / "store"
     run_gv(["sweep", str(sweep_file), "--storage", str(storage), "--name", "flops", "--wandb-mode", "disabled"])
     rows = {row["family"]: row for row in leaderboard_rows(storage / "flops").values()}

@@ -9,17 +9,16 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import assert_one_line_error
+from sweep_helpers import invoke, write_sweep
 
-from gvcore import leaderboard
 from gvcore.checkpoint import load_checkpoint
 from gvcore.config import Config
 from gvcore.errors import GVError
 from gvcore.families import FAMILIES
-from gvcore.sweep import apply_overrides, expand_trials, load_sweep, shipped_sweeps
+from gvcore.sweep import apply_overrides, expand_trials, leaderboard, load_sweep, shipped_sweeps, spec_from_saved
+from gvcore.sweep.trial_run import adopt_hyperparameters, prepare_run_dir
 from gvcore.trainer import checkpoint_path, train
-from gvcore.trial import adopt_hyperparameters, prepare_run_dir
-from helpers import assert_one_line_error
-from sweep_helpers import invoke, write_sweep
 
 RAY_TMP = Path("/tmp/ray")
 
@@ -33,8 +32,21 @@ def ray_sessions() -> set[str]:
 
 def test_every_shipped_sweep_validates_and_quick_mnist_is_all_six_on_mnist_5k():
     shipped = shipped_sweeps()
-    expected = {"dcgan-mnist", "gan-mnist", "lsgan-mnist", "cgan-mnist", "vae-mnist", "cvae-mnist", "compare-mnist",
-                "compare-fashion", "compare-cifar10", "imagenette", "quick-mnist", "study-mnist-5k", "study-mnist"}
+    expected = {
+        "dcgan-mnist",
+        "gan-mnist",
+        "lsgan-mnist",
+        "cgan-mnist",
+        "vae-mnist",
+        "cvae-mnist",
+        "compare-mnist",
+        "compare-fashion",
+        "compare-cifar10",
+        "imagenette",
+        "quick-mnist",
+        "study-mnist-5k",
+        "study-mnist",
+    }
     assert expected <= set(shipped)
     for name in shipped:
         spec = load_sweep(name)
@@ -67,9 +79,18 @@ def test_gv_sweeps_lists_every_shipped_sweep_with_its_description():
 
 
 def test_random_draws_are_shared_by_every_family_grid_point_and_seed(tmp_path):
-    path = write_sweep(tmp_path, "pairs", families=["gan", "vae", "dcgan"], repeats=2, num_samples=3,
-                       search={"optim.lr": {"loguniform": [1e-4, 1e-2]}, "model.latent_dim": {"randint": [8, 12]},
-                               "train.label_smoothing": {"grid": [0.0, 0.1]}})
+    path = write_sweep(
+        tmp_path,
+        "pairs",
+        families=["gan", "vae", "dcgan"],
+        repeats=2,
+        num_samples=3,
+        search={
+            "optim.lr": {"loguniform": [1e-4, 1e-2]},
+            "model.latent_dim": {"randint": [8, 12]},
+            "train.label_smoothing": {"grid": [0.0, 0.1]},
+        },
+    )
     spec = load_sweep(str(path))
     trials = expand_trials(spec)
     assert len(trials) == spec.num_trials() == 3 * 3 * 2 * 2
@@ -92,23 +113,36 @@ def test_random_draws_are_shared_by_every_family_grid_point_and_seed(tmp_path):
 
 
 def test_an_eval_metric_is_added_to_every_trials_eval_metrics(tmp_path):
-    from gvcore.metrics import resolve_metrics
+    from gvcore.evaluation.catalog import resolve_metrics
 
     path = write_sweep(tmp_path, "fid", families=["gan", "cvae"], metric="eval/fid", mode="min")
     trials = expand_trials(load_sweep(str(path)))
     for trial in trials:  # the file asked for none ("" in base); ranking by eval/fid needs fid
-        names = resolve_metrics(trial["eval.metrics"], has_labels=trial["family"] == "cvae",
-                                is_vae=trial["family"] == "cvae")
+        names = resolve_metrics(
+            trial["eval.metrics"], has_labels=trial["family"] == "cvae", is_vae=trial["family"] == "cvae"
+        )
         assert names == ["fid"]
 
 
 def test_set_pins_keys_families_and_seeds(tmp_path):
-    path = write_sweep(tmp_path, "pins", repeats=3, num_samples=2, search={"optim.lr": {"loguniform": [1e-4, 1e-2]}},
-                       per_family={"vae": {"model.latent_dim": 8}})
-    spec = apply_overrides(load_sweep(str(path)), num_samples=1, cpus_per_trial=0.5,
-                           sets=["family=vae", "optim.lr=0.002", "train.seed=7", "model.latent_dim=16"])
+    path = write_sweep(
+        tmp_path,
+        "pins",
+        repeats=3,
+        num_samples=2,
+        search={"optim.lr": {"loguniform": [1e-4, 1e-2]}},
+        per_family={"vae": {"model.latent_dim": 8}},
+    )
+    spec = apply_overrides(
+        load_sweep(str(path)),
+        num_samples=1,
+        cpus_per_trial=0.5,
+        sets=["family=vae", "optim.lr=0.002", "train.seed=7", "model.latent_dim=16"],
+    )
     trials = expand_trials(spec)
-    assert [(t["family"], t["optim.lr"], t["train.seed"], t["model.latent_dim"]) for t in trials] == [("vae", 0.002, 7, 16)]
+    assert [(t["family"], t["optim.lr"], t["train.seed"], t["model.latent_dim"]) for t in trials] == [
+        ("vae", 0.002, 7, 16)
+    ]
     assert spec.cpu == 0.5
 
 
@@ -123,17 +157,41 @@ BAD_FILES = [
     ("dataset: mnist-7k\nfamilies: [gan]\n", "dataset", "unknown dataset 'mnist-7k'"),
     ("dataset: mnist-5k\nfamilies: []\n", "families", "expected a list"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbase: {optim.lrr: 0.1}\n", "base.optim.lrr", "unknown config key"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nbase: {train.batch_size: big}\n", "base.train.batch_size", "expected an integer"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nbase: {train.batch_size: big}\n",
+        "base.train.batch_size",
+        "expected an integer",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nbase: {family: vae}\n", "base.family", "top-level 'families'"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbase: {optim.beta1: 1.5}\n", "trial 0 (gan)", "optim.beta1"),
     ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {}\n", "search", "search space is empty"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.size: {choice: [1]}}\n", "search.model.size", "unknown config key"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.size: {choice: [1]}}\n",
+        "search.model.size",
+        "unknown config key",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {choice: []}}\n", "search.optim.lr", "no values"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {normal: [0, 1]}}\n", "search.optim.lr", "unknown distribution"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {normal: [0, 1]}}\n",
+        "search.optim.lr",
+        "unknown distribution",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {loguniform: [0, 1]}}\n", "search.optim.lr", "low > 0"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {uniform: [0.1, 0.01]}}\n", "search.optim.lr", "low < high"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.latent_dim: {uniform: [8, 64]}}\n", "search.model.latent_dim", "not a float key"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.latent_dim: {choice: [8, x]}}\n", "search.model.latent_dim", "expected an integer"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nsearch: {optim.lr: {uniform: [0.1, 0.01]}}\n",
+        "search.optim.lr",
+        "low < high",
+    ),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.latent_dim: {uniform: [8, 64]}}\n",
+        "search.model.latent_dim",
+        "not a float key",
+    ),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nsearch: {model.latent_dim: {choice: [8, x]}}\n",
+        "search.model.latent_dim",
+        "expected an integer",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 10, epochs: 1}\n", "budget", "exactly one"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 0}\n", "budget.steps", ">= 1"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 0}\n", "budget.flops", "> 0, got 0"),
@@ -144,23 +202,42 @@ BAD_FILES = [
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 2.0e13, epochs: 3}\n", "budget", "exactly one of"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {gpu_hours: 3}\n", "budget", "{flops: N}, {seconds: N}"),
     ("dataset: mnist-5k\nfamilies: [gan]\nbase: {train.flops: 1.0e12}\n", "base.train.flops", "top-level 'budget'"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: asha}\n",
-     "scheduler.type", "asha can't count in seconds"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: pbt, mutations: {optim.lr: {choice: [0.001]}}}\n",
-     "scheduler.type", "pbt can't count in seconds"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 1.0e12}\nscheduler: {type: asha, grace_period: 2.0e12}\n",
-     "scheduler.grace_period", "2e+12 flops is past the budget of 1e+12 flops"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: asha}\n",
+        "scheduler.type",
+        "asha can't count in seconds",
+    ),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nbudget: {seconds: 60}\nscheduler: {type: pbt, mutations: {optim.lr: {choice: [0.001]}}}\n",
+        "scheduler.type",
+        "pbt can't count in seconds",
+    ),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nbudget: {flops: 1.0e12}\nscheduler: {type: asha, grace_period: 2.0e12}\n",
+        "scheduler.grace_period",
+        "2e+12 flops is past the budget of 1e+12 flops",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nnum_samples: 0\n", "num_samples", ">= 1"),
     ("dataset: mnist-5k\nfamilies: [gan]\nrepeats: two\n", "repeats", "integer"),
     ("dataset: mnist-5k\nfamilies: [gan]\nmode: lowest\n", "mode", "min or max"),
     ("dataset: mnist-5k\nfamilies: [gan]\nmetric: loss/kl\n", "metric", "does not report 'loss/kl'"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nmetric: eval/no_such_metric\n", "metric", "not reported by any evaluation metric"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nmetric: eval/no_such_metric\n",
+        "metric",
+        "not reported by any evaluation metric",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nmetric: eval/label_acc\nmode: max\n", "metric", "can't rank family gan"),
     ("dataset: mnist-5k\nfamilies: [gan]\nscheduler: hyperband\n", "scheduler.type", "unknown scheduler"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 100}\nscheduler: {type: asha, grace_period: 500}\n",
-     "scheduler.grace_period", "past the budget"),
-    ("dataset: mnist-5k\nfamilies: [gan]\nscheduler: {type: pbt, mutations: {model.latent_dim: {choice: [8, 16]}}}\n",
-     "scheduler.mutations.model.latent_dim", "network shapes"),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nbudget: {steps: 100}\nscheduler: {type: asha, grace_period: 500}\n",
+        "scheduler.grace_period",
+        "past the budget",
+    ),
+    (
+        "dataset: mnist-5k\nfamilies: [gan]\nscheduler: {type: pbt, mutations: {model.latent_dim: {choice: [8, 16]}}}\n",
+        "scheduler.mutations.model.latent_dim",
+        "network shapes",
+    ),
     ("dataset: mnist-5k\nfamilies: [gan]\nscheduler: {type: pbt}\n", "scheduler.mutations", "expected a mapping"),
     ("dataset: mnist-5k\nfamilies: [gan]\nresources: {cpu: 1, gpu: -1}\n", "resources.gpu", ">= 0"),
     ("dataset: mnist-5k\nfamilies: [gan]\nresources: {tpu: 1}\n", "resources.tpu", "unknown resource"),
@@ -192,9 +269,18 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         (["sweep", "no-such-sweep"], "unknown sweep 'no-such-sweep'"),
         (["sweep", str(tmp_path / "missing.yaml")], "does not exist"),
         (["sweep", str(good), "--num-samples", "0", *common], "--num-samples 0: num_samples: expected an integer >= 1"),
-        (["sweep", str(good), "--gpus-per-trial", "-1", *common], "--gpus-per-trial -1: resources.gpu: expected a number >= 0"),
-        (["sweep", str(good), "--cpus-per-trial", "0", *common], "--cpus-per-trial 0: resources.cpu: expected a number > 0"),
-        (["sweep", str(good), "--max-concurrent", "0", *common], "--max-concurrent 0: max_concurrent: expected an integer >= 1"),
+        (
+            ["sweep", str(good), "--gpus-per-trial", "-1", *common],
+            "--gpus-per-trial -1: resources.gpu: expected a number >= 0",
+        ),
+        (
+            ["sweep", str(good), "--cpus-per-trial", "0", *common],
+            "--cpus-per-trial 0: resources.cpu: expected a number > 0",
+        ),
+        (
+            ["sweep", str(good), "--max-concurrent", "0", *common],
+            "--max-concurrent 0: max_concurrent: expected an integer >= 1",
+        ),
         (["sweep", str(good), "--cpus-per-trial", "4096", *common], "this machine has"),
         (["sweep", str(good), "--set", "optim.lrr=1", *common], "unknown config key 'optim.lrr'"),
         (["sweep", str(good), "--set", "optim.lr", *common], "malformed --set 'optim.lr'"),
@@ -207,10 +293,16 @@ def test_bad_flags_are_one_line_exit_2_without_ray(tmp_path):
         (["sweep", str(good), "--resume", "--set", "optim.lr=0.1", *common], "--set can't change a sweep on --resume"),
         (["sweep", str(good), "--num-samples", "two", *common], "--num-samples"),
         (["sweep", str(good), "--bogus-flag", *common], "--bogus-flag"),
-        (["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common], "--set train.epochs=1: scheduler.grace_period: 2 epochs is past the budget"),
+        (
+            ["sweep", "dcgan-mnist", "--set", "train.epochs=1", *common],
+            "--set train.epochs=1: scheduler.grace_period: 2 epochs is past the budget",
+        ),
         (["sweep", "dcgan-mnist", "--set", "train.steps=500", *common], "counts in epochs"),
         (["sweep", "dcgan-mnist", "--set", "train.flops=2e13", *common], "counts in epochs; set train.epochs instead"),
-        (["sweep", str(good), "--set", "train.flops=0", *common], "--set train.flops=0: budget.flops: expected a number > 0"),
+        (
+            ["sweep", str(good), "--set", "train.flops=0", *common],
+            "--set train.flops=0: budget.flops: expected a number > 0",
+        ),
         (["sweep", str(good), "--set", "train.seconds=-3", *common], "--set train.seconds=-3: budget.seconds"),
         (["results", str(tmp_path / "nope")], "does not exist"),
         (["results", str(tmp_path)], "no leaderboard.json"),
@@ -227,8 +319,15 @@ def test_a_huge_sweep_is_refused_at_once_by_the_trial_cap(tmp_path):
     """num_samples: 1000000000 is counted, never expanded: one line naming the product and the way out."""
     path = write_sweep(tmp_path, "huge", families=["gan", "vae"], repeats=2, num_samples=1_000_000_000)
     result = invoke(["sweep", str(path), "--storage", str(tmp_path / "store")])
-    assert_one_line_error(result, "num_samples", "1,000,000,000 num_samples x 2 families x 1 grid points x 2 seeds",
-                          "4,000,000,000 trials", "limit of 10,000", "max_trials", "--max-trials")
+    assert_one_line_error(
+        result,
+        "num_samples",
+        "1,000,000,000 num_samples x 2 families x 1 grid points x 2 seeds",
+        "4,000,000,000 trials",
+        "limit of 10,000",
+        "max_trials",
+        "--max-trials",
+    )
     assert not (tmp_path / "store").exists()
     # the cap is the file's (or the flag's) to raise, and it counts exactly
     spec = load_sweep(str(write_sweep(tmp_path, "cap", families=["gan", "vae"], num_samples=3, max_trials=6)))
@@ -241,11 +340,17 @@ def test_a_huge_sweep_is_refused_at_once_by_the_trial_cap(tmp_path):
 def test_overrides_go_through_the_sweep_files_own_validator(tmp_path):
     spec = load_sweep("dcgan-mnist")
     # a pinned budget below the ASHA grace period: the same rule and words as in a file
-    with pytest.raises(GVError, match=r"dcgan-mnist.yaml with --set train.epochs=1: scheduler.grace_period: .* past the budget"):
+    with pytest.raises(
+        GVError, match=r"dcgan-mnist.yaml with --set train.epochs=1: scheduler.grace_period: .* past the budget"
+    ):
         apply_overrides(spec, sets=["train.epochs=1"])
     # pinning the only searched key of a file empties its search space, which is fine for a pin
-    pinned = apply_overrides(load_sweep("dcgan-mnist"), sets=[f"{key}=0.5" if key.endswith("beta1") else f"{key}=0.001"
-                                                             for key in spec.search if key.startswith("optim.")])
+    pinned = apply_overrides(
+        load_sweep("dcgan-mnist"),
+        sets=[
+            f"{key}=0.5" if key.endswith("beta1") else f"{key}=0.001" for key in spec.search if key.startswith("optim.")
+        ],
+    )
     assert not any(key.startswith("optim.") for key in pinned.search)
     # the original spec is not modified by overrides
     assert load_sweep("dcgan-mnist").to_dict() == spec.to_dict()
@@ -258,14 +363,19 @@ def test_bad_storage_is_refused_before_ray_with_nothing_written(tmp_path, storag
     good = write_sweep(tmp_path, "good")
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a directory")
-    storage, fragment = {"file": (str(a_file), "is a file, not a directory"),
-                         "under-a-file": (str(a_file / "sweeps"), "is a file, so no directory can be made under it"),
-                         "ftp-uri": ("ftp://example.org/sweeps", "can't write sweeps to 'ftp://'")}[storage_kind]
+    storage, fragment = {
+        "file": (str(a_file), "is a file, not a directory"),
+        "under-a-file": (str(a_file / "sweeps"), "is a file, so no directory can be made under it"),
+        "ftp-uri": ("ftp://example.org/sweeps", "can't write sweeps to 'ftp://'"),
+    }[storage_kind]
     before = ray_sessions()
     result = invoke(["sweep", str(good), "--storage", storage])
     assert_one_line_error(result, f"bad --storage '{storage}'", fragment)
     assert not ray.is_initialized() and ray_sessions() == before
-    assert a_file.read_text() == "not a directory" and sorted(p.name for p in tmp_path.iterdir()) == ["good.yaml", "notes.txt"]
+    assert a_file.read_text() == "not a directory" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "good.yaml",
+        "notes.txt",
+    ]
 
 
 def test_existing_sweep_dir_without_resume_is_refused(tmp_path):
@@ -280,8 +390,9 @@ def test_unreachable_cluster_address_is_a_quick_one_line_error(tmp_path):
 
     good = write_sweep(tmp_path, "good")
     for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
-        result = invoke(["sweep", str(good), "--storage", str(tmp_path / "store"), "--address", address,
-                         "--wandb-mode", "disabled"])
+        result = invoke(
+            ["sweep", str(good), "--storage", str(tmp_path / "store"), "--address", address, "--wandb-mode", "disabled"]
+        )
         # "unreachable" comes from gv's socket probe, before ray.init (which would wait a minute
         # or more per address and then fail with another message).
         assert_one_line_error(result, f"--address {address}", "unreachable")
@@ -369,16 +480,37 @@ def test_fresh_trial_start_clears_an_earlier_attempt_and_the_live_view_reads_pro
 
 
 def _row(trial_id, family, status, values, error=None):
-    history = [{"step": 10 * (i + 1), "total_steps": 30, "loss/objective": v, "images_per_s": 100.0,
-                "gv/wall_time": 1.0 + i, leaderboard.STATUS_KEY: "running"} for i, v in enumerate(values)]
-    return leaderboard.make_row(trial_id=trial_id, config={"family": family, "optim.lr": 0.001}, status=status,
-                                metric="loss/objective", mode="min", history=history, error=error)
+    history = [
+        {
+            "step": 10 * (i + 1),
+            "total_steps": 30,
+            "loss/objective": v,
+            "images_per_s": 100.0,
+            "gv/wall_time": 1.0 + i,
+            leaderboard.STATUS_KEY: "running",
+        }
+        for i, v in enumerate(values)
+    ]
+    return leaderboard.make_row(
+        trial_id=trial_id,
+        config={"family": family, "optim.lr": 0.001},
+        status=status,
+        metric="loss/objective",
+        mode="min",
+        history=history,
+        error=error,
+    )
 
 
 def test_leaderboard_ranks_statuses_and_families_and_round_trips(tmp_path):
-    rows = [_row("a", "vae", "done", [9.0, 7.0, 8.0]), _row("b", "gan", "diverged", [0.1], "non-finite loss"),
-            _row("c", "gan", "done", [1.5, 1.2]), _row("d", "gan", "error", [], "boom"),
-            _row("e", "gan", "stopped", [1.4]), _row("f", "gan", "done", [float("nan"), 1.1])]
+    rows = [
+        _row("a", "vae", "done", [9.0, 7.0, 8.0]),
+        _row("b", "gan", "diverged", [0.1], "non-finite loss"),
+        _row("c", "gan", "done", [1.5, 1.2]),
+        _row("d", "gan", "error", [], "boom"),
+        _row("e", "gan", "stopped", [1.4]),
+        _row("f", "gan", "done", [float("nan"), 1.1]),
+    ]
     assert rows[0].best_metric == 7.0 and rows[0].best_step == 20 and rows[0].step == 30
     assert rows[5].best_metric == 1.1  # NaN reports never win
     json_path, csv_path = leaderboard.write(tmp_path, rows, sweep="s", final=True)
@@ -412,14 +544,38 @@ def test_schedulers_count_in_the_budget_unit_and_pbt_stays_inside_its_bounds(tmp
 
     from gvcore.tune import build_scheduler
 
-    asha = build_scheduler(load_sweep(str(write_sweep(
-        tmp_path, "asha", budget={"epochs": 6}, scheduler={"type": "asha", "grace_period": 2, "reduction_factor": 2}))))
+    asha = build_scheduler(
+        load_sweep(
+            str(
+                write_sweep(
+                    tmp_path,
+                    "asha",
+                    budget={"epochs": 6},
+                    scheduler={"type": "asha", "grace_period": 2, "reduction_factor": 2},
+                )
+            )
+        )
+    )
     assert isinstance(asha, ASHAScheduler)
     assert (asha._time_attr, asha._max_t, asha._reduction_factor) == ("epoch", 6, 2)
-    spec = load_sweep(str(write_sweep(tmp_path, "pbt", families=["vae"], scheduler={
-        "type": "pbt", "perturbation_interval": 20, "mutations": {
-            "optim.lr": {"loguniform": [1e-4, 1e-2]}, "model.dropout": {"uniform": [0.0, 0.5]},
-            "optim.beta1": {"choice": [0.5, 0.9]}}})))
+    spec = load_sweep(
+        str(
+            write_sweep(
+                tmp_path,
+                "pbt",
+                families=["vae"],
+                scheduler={
+                    "type": "pbt",
+                    "perturbation_interval": 20,
+                    "mutations": {
+                        "optim.lr": {"loguniform": [1e-4, 1e-2]},
+                        "model.dropout": {"uniform": [0.0, 0.5]},
+                        "optim.beta1": {"choice": [0.5, 0.9]},
+                    },
+                },
+            )
+        )
+    )
     pbt = build_scheduler(spec)
     assert isinstance(pbt, PopulationBasedTraining) and pbt._time_attr == "step"
     assert set(pbt._hyperparam_mutations["trial"]) == {"optim.lr", "model.dropout", "optim.beta1"}
@@ -451,20 +607,52 @@ def test_flop_and_seconds_budgets_in_files_and_pins(tmp_path):
     assert all(t["train.seconds"] == 90.0 and "train.flops" not in t for t in expand_trials(seconds))
     assert apply_overrides(spec, sets=["train.flops=3e12"]).budget == 3e12
     # the spec round-trips through sweep.json (what --resume reads back)
-    assert type(spec).from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec_from_saved(json.loads(json.dumps(spec.to_dict()))) == spec
     # a scheduler keeps the unit it counts in: pinning another budget kind is named as such
-    asha = load_sweep(str(write_sweep(tmp_path, "asha-flops", budget={"flops": 1e12},
-                                      scheduler={"type": "asha", "grace_period": 2.5e11, "reduction_factor": 2})))
-    with pytest.raises(GVError, match=r"bad --set train.seconds=60: this sweep.s asha scheduler counts in flops; set train.flops instead"):
+    asha = load_sweep(
+        str(
+            write_sweep(
+                tmp_path,
+                "asha-flops",
+                budget={"flops": 1e12},
+                scheduler={"type": "asha", "grace_period": 2.5e11, "reduction_factor": 2},
+            )
+        )
+    )
+    with pytest.raises(
+        GVError,
+        match=r"bad --set train.seconds=60: this sweep.s asha scheduler counts in flops; set train.flops instead",
+    ):
         apply_overrides(asha, sets=["train.seconds=60"])
 
 
 def test_asha_and_pbt_count_in_flops_under_a_flop_budget(tmp_path):
     from gvcore.tune import build_scheduler
 
-    asha = build_scheduler(load_sweep(str(write_sweep(
-        tmp_path, "asha", budget={"flops": 4e12}, scheduler={"type": "asha", "grace_period": 1e12, "reduction_factor": 2}))))
+    asha = build_scheduler(
+        load_sweep(
+            str(
+                write_sweep(
+                    tmp_path,
+                    "asha",
+                    budget={"flops": 4e12},
+                    scheduler={"type": "asha", "grace_period": 1e12, "reduction_factor": 2},
+                )
+            )
+        )
+    )
     assert (asha._time_attr, asha._max_t, asha._reduction_factor) == ("flops", 4e12, 2)
-    pbt = build_scheduler(load_sweep(str(write_sweep(tmp_path, "pbt", families=["vae"], budget={"flops": 4e12}, scheduler={
-        "type": "pbt", "mutations": {"optim.lr": {"loguniform": [1e-4, 1e-2]}}}))))
+    pbt = build_scheduler(
+        load_sweep(
+            str(
+                write_sweep(
+                    tmp_path,
+                    "pbt",
+                    families=["vae"],
+                    budget={"flops": 4e12},
+                    scheduler={"type": "pbt", "mutations": {"optim.lr": {"loguniform": [1e-4, 1e-2]}}},
+                )
+            )
+        )
+    )
     assert pbt._time_attr == "flops" and pbt._perturbation_interval == 1e12  # default: a quarter of the budget

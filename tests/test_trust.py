@@ -12,13 +12,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli
 
 from gvcore.data import load_dataset
+from gvcore.evaluation.api import Scorer
 from gvcore.evaluation.catalog import DISTANCES
 from gvcore.evaluation.ladders import DISTURB, LEVELS, read_check
-from gvcore.metrics import Scorer
 from gvcore.report.trust import best_beyond_noise, memorization_flags, rank_agreement
-from helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,10 @@ def test_memorization_tells_copies_from_unseen_digits(scorer, train_set):
     assert unseen["memorization"] <= 0.03, unseen  # the rule: the 1st percentile of held-out distances
     assert 0 < unseen["memorization_se"] < 0.02
     # A model that memorised its training digits is flagged in the report.
-    entries = [SimpleNamespace(family="copier", metrics={"eval/memorization": copies["memorization"]}),
-               SimpleNamespace(family="honest", metrics={"eval/memorization": unseen["memorization"]})]
+    entries = [
+        SimpleNamespace(family="copier", metrics={"eval/memorization": copies["memorization"]}),
+        SimpleNamespace(family="honest", metrics={"eval/memorization": unseen["memorization"]}),
+    ]
     assert set(memorization_flags(entries)) == {"copier"}
 
 
@@ -126,16 +128,18 @@ def test_gv_eval_prints_fid_with_its_noise_and_the_networks(tmp_path, train_set)
 
     path = tmp_path / "s.npz"
     np.savez(path, images=train_set.images[:200].permute(0, 2, 3, 1).numpy())
-    result = run_cli("eval", "--samples", path, "--dataset", "mnist-5k", "--metrics", "fid",
-                     "--features", "classifier,classifier2")
+    result = run_cli(
+        "eval", "--samples", path, "--dataset", "mnist-5k", "--metrics", "fid", "--features", "classifier,classifier2"
+    )
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.replace("│", " ").split())
     assert "±" in text and "200 vs 500 images" in text, text
     assert "fid2" in text and "classifier2 (pooled CNN" in text and "classifier (strided CNN" in text
     doc = json.loads(run_cli("eval", "--samples", path, "--dataset", "mnist-5k", "--metrics", "fid", "--json").stdout)
     assert {"fid", "fid_se", "fid_images", "fid_reference_images"} <= set(doc["metrics"])
-    assert_one_line_error(run_cli("eval", "--samples", path, "--dataset", "mnist-5k", "--features", "classifier,inception"),
-                          "--features")
+    assert_one_line_error(
+        run_cli("eval", "--samples", path, "--dataset", "mnist-5k", "--features", "classifier,inception"), "--features"
+    )
 
 
 def test_best_in_column_only_beyond_the_noise():

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from ray import tune
@@ -90,4 +91,3 @@ class TrialEventPipe:
     def close(self) -> None:
         self.close_writer()
         self.reader.close()
-

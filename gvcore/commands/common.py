@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 import typer
@@ -50,12 +51,17 @@ class GVGroup(TyperGroup):
     naming the bad value, so parsing is run in non-standalone mode and every error is reported here.
     """
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         _route_library_warnings()
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except GVError as exc:
             click.echo(f"error: {exc}", err=True)
             code = exc.exit_code
@@ -80,5 +86,11 @@ class GVGroup(TyperGroup):
 
 
 def new_app(help_text: str) -> typer.Typer:
-    return typer.Typer(cls=GVGroup, help=help_text, add_completion=False, no_args_is_help=True,
-                       rich_markup_mode="rich", pretty_exceptions_show_locals=False)
+    return typer.Typer(
+        cls=GVGroup,
+        help=help_text,
+        add_completion=False,
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_show_locals=False,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,11 +31,34 @@ def _check_out(out: str) -> Path:
 
 @app.command("compare")
 def compare_cmd(
-    sweep_dirs: Annotated[list[str], typer.Argument(help="Sweep directories (STORAGE/NAME, as `gv sweep` printed); their trials are pooled by family.", show_default=False)],
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Compare on this metric (default: the sweeps' own), e.g. eval/fid or eval/precision.")] = None,
+    sweep_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Sweep directories (STORAGE/NAME, as `gv sweep` printed); their trials are pooled by family.",
+            show_default=False,
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="Compare on this metric (default: the sweeps' own), e.g. eval/fid or eval/precision."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison document as JSON.")] = False,
-    by: Annotated[Optional[str], typer.Option("--by", help="Compare settings instead of families: pool trials by family and these config keys (comma-separated, e.g. optim.lr,model.dropout), seeds together. How the defaults study picks defaults.")] = None,
-    out: Annotated[Optional[str], typer.Option("--out", help=f"Also write {COMPARE_JSON} and {EXPECTED_BEST_PNG} (expected best of k trials, with bands) into this directory.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Compare settings instead of families: pool trials by family and these config keys (comma-separated, e.g. optim.lr,model.dropout), seeds together. How the defaults study picks defaults.",
+        ),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help=f"Also write {COMPARE_JSON} and {EXPECTED_BEST_PNG} (expected best of k trials, with bands) into this directory.",
+        ),
+    ] = None,
 ) -> None:
     """Which family works best on this data, and how hard is each to tune: median, IQM, expected best of k trials,
     P(a random trial of A beats one of B) with bootstrap CIs, over every trial -- failed ones count as the worst."""

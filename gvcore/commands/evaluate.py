@@ -5,20 +5,32 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import GVError
-from ..evaluation.catalog import (ALL, AUTO, CATALOG, NEEDS, KeyInfo, counts_of, direction, key_info, metric_of,
-                                  spread_key, unit)
+from ..evaluation.catalog import (
+    ALL,
+    AUTO,
+    CATALOG,
+    NEEDS,
+    KeyInfo,
+    counts_of,
+    direction,
+    key_info,
+    metric_of,
+    spread_key,
+    unit,
+)
 from .common import console, err_console, table_console
 
 app = typer.Typer()
-evaluator_app = typer.Typer(help="The per-dataset domain classifier behind the metrics (trained once, cached).",
-                            no_args_is_help=True)
+evaluator_app = typer.Typer(
+    help="The per-dataset domain classifier behind the metrics (trained once, cached).", no_args_is_help=True
+)
 app.add_typer(evaluator_app, name="evaluator")
 
 # How the table and --help say a direction.
@@ -28,9 +40,11 @@ BETTER_WORDS = {"min": "lower", "max": "higher"}
 def _metrics_help() -> str:
     on_request = ", ".join(name for name, metric in CATALOG.items() if metric.on_request)
     cheap = ", ".join(name for name, metric in CATALOG.items() if metric.cheap)
-    return (f"Comma-separated metrics (or keys they return, e.g. mode_collapse): {', '.join(CATALOG)}; "
-            f"'{ALL}' = every one that applies ({on_request} only by name); '{AUTO}' = the in-training set "
-            f"({cheap}, where they apply). Each is described below.")
+    return (
+        f"Comma-separated metrics (or keys they return, e.g. mode_collapse): {', '.join(CATALOG)}; "
+        f"'{ALL}' = every one that applies ({on_request} only by name); '{AUTO}' = the in-training set "
+        f"({cheap}, where they apply). Each is described below."
+    )
 
 
 def _key_phrase(info: KeyInfo) -> str:
@@ -42,8 +56,9 @@ def _key_phrase(info: KeyInfo) -> str:
 
 def _metrics_epilog() -> str:
     # One paragraph per metric: Typer's rich help keeps paragraphs apart and joins single lines.
-    paragraphs = ["Metrics, and the keys each returns (network: which evaluator network's features or "
-                  "predictions it uses):"]
+    paragraphs = [
+        "Metrics, and the keys each returns (network: which evaluator network's features or predictions it uses):"
+    ]
     for metric in CATALOG.values():
         needs = f"; needs {NEEDS[metric.needs]}" if metric.needs else ""
         needs += f"; network: {metric.network}"
@@ -59,9 +74,11 @@ def _json_value(value: float) -> float | None:
 
 def _json_document(scores: dict[str, float]) -> dict[str, dict[str, object]]:
     """What `gv eval --json` prints: the values, and each key's better side and unit (null: none)."""
-    return {"metrics": {key: _json_value(value) for key, value in scores.items()},
-            "better": {key: direction(key) for key in scores},
-            "units": {key: unit(key) for key in scores}}
+    return {
+        "metrics": {key: _json_value(value) for key, value in scores.items()},
+        "better": {key: direction(key) for key in scores},
+        "units": {key: unit(key) for key in scores},
+    }
 
 
 def _cell(key: str, value: float, scores: dict[str, float]) -> str:
@@ -101,28 +118,54 @@ def _table(scores: dict[str, float], title: str, caption: str) -> Table:
 
 @app.command("eval", epilog=_metrics_epilog())
 def eval_cmd(
-    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory made by `gv train` (or its checkpoint file).")] = None,
-    samples: Annotated[Optional[Path], typer.Option("--samples", help="Score an .npz instead: 'images' uint8 (N,H,W,C), optional 'labels' (the format of `gv sample`).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --samples: the dataset to compare with (its test split).")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Argument(help="A run directory made by `gv train` (or its checkpoint file).")
+    ] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            "--samples",
+            help="Score an .npz instead: 'images' uint8 (N,H,W,C), optional 'labels' (the format of `gv sample`).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="With --samples: the dataset to compare with (its test split)."),
+    ] = None,
     n: Annotated[int, typer.Option("--n", help="Samples drawn from the model.")] = 10_000,
     metrics: Annotated[str, typer.Option("--metrics", help=_metrics_help())] = "all",
-    json_out: Annotated[bool, typer.Option("--json", help='Print one JSON object on stdout: {"metrics": {key: value}, "better": {key: "min", "max" or null}, "units": {key: unit or null}}.')] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print one JSON object on stdout: {"metrics": {key: value}, "better": {key: "min", "max" or null}, "units": {key: unit or null}}.',
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Noise seed for the samples and the metrics' subsampling.")] = 0,
-    features: Annotated[str, typer.Option(help="Feature space of the distances (fid, kid, precision, recall, density, coverage): classifier (default) or inception (needs local weights); add classifier2 (e.g. classifier,classifier2) for fid in the second network's features too (fid2).")] = "classifier",
+    features: Annotated[
+        str,
+        typer.Option(
+            help="Feature space of the distances (fid, kid, precision, recall, density, coverage): classifier (default) or inception (needs local weights); add classifier2 (e.g. classifier,classifier2) for fid in the second network's features too (fid2)."
+        ),
+    ] = "classifier",
     iw_samples: Annotated[int, typer.Option("--iw-samples", help="Importance samples per image for iw_nll.")] = 100,
-    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default: the run's, else $GV_DATA_DIR).")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (default: the run's, else $GV_DATA_DIR).")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (model sampling).")] = "cpu",
 ) -> None:
     """Score a trained run, or any .npz of images, with the sample-quality metrics."""
-    from ..metrics import FULL_EVAL_SAMPLES, Scorer, evaluate_model, load_samples
+    from ..evaluation.api import FULL_EVAL_SAMPLES, Scorer, evaluate_model, load_samples
 
     features, metrics = _feature_spaces(features, metrics)
     if (run_dir is None) == (samples is None):
         raise GVError("give a RUN_DIR to score a model, or --samples FILE.npz --dataset D to score images (not both)")
     if samples is not None:
         if dataset is None:
-            raise GVError(f"--samples '{samples}' needs --dataset: the dataset whose test split it is compared with "
-                          "(e.g. --dataset mnist-5k)")
+            raise GVError(
+                f"--samples '{samples}' needs --dataset: the dataset whose test split it is compared with "
+                "(e.g. --dataset mnist-5k)"
+            )
         if n != FULL_EVAL_SAMPLES:
             raise GVError(f"--n {n} applies to a RUN_DIR; with --samples every image in the file is scored")
         images, labels = load_samples(samples, dataset)
@@ -145,7 +188,7 @@ def eval_cmd(
     if json_out:
         typer.echo(json.dumps(_json_document(scores)))
         return
-    from ..metrics import Evaluator
+    from ..evaluation.features import Evaluator
 
     evaluator = scorer.evaluator if scorer is not None else Evaluator.load(*classifier_key, feature_space=features)
     console.print(_table(scores, f"gv eval: {source}", _caption(scores, count, dataset, evaluator)))
@@ -158,11 +201,16 @@ def _feature_spaces(text: str, metrics: str) -> tuple[str, str]:
     spaces = [p.strip() for p in text.split(",") if p.strip()]
     primary = [p for p in spaces if p != "classifier2"]
     if len(primary) > 1 or not spaces:
-        raise GVError(f"bad --features '{text}': one of classifier, inception, optionally with classifier2 "
-                      "(e.g. classifier,classifier2)")
+        raise GVError(
+            f"bad --features '{text}': one of classifier, inception, optionally with classifier2 "
+            "(e.g. classifier,classifier2)"
+        )
     space = check_feature_space(primary[0] if primary else "classifier")
-    if "classifier2" in spaces and "fid2" not in [metric_of(m.strip()) for m in metrics.split(",")] \
-            and ALL not in metrics.split(","):
+    if (
+        "classifier2" in spaces
+        and "fid2" not in [metric_of(m.strip()) for m in metrics.split(",")]
+        and ALL not in metrics.split(",")
+    ):
         metrics = f"{metrics},fid2"
     return space, metrics
 
@@ -181,8 +229,10 @@ def _caption(scores: dict[str, float], count: int, dataset: str, evaluator) -> s
         if network in ("classifier", "classifier2", "inception"):
             lines.append(f"{', '.join(names)}: {evaluator.network(network)}")
         elif network == "reader":
-            lines.append(f"{', '.join(names)}: reader (labels; trained with jitter and blur, held-out accuracy "
-                         f"{evaluator.reader.accuracy:.1%})")
+            lines.append(
+                f"{', '.join(names)}: reader (labels; trained with jitter and blur, held-out accuracy "
+                f"{evaluator.reader.accuracy:.1%})"
+            )
         elif network == "cas":
             lines.append(f"{', '.join(names)}: a fresh classifier trained on the samples")
     return "\n".join(lines)
@@ -192,28 +242,32 @@ def _caption(scores: dict[str, float], count: int, dataset: str, evaluator) -> s
 def evaluator_train(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose networks to train.")] = "mnist-5k",
     force: Annotated[bool, typer.Option("--force", help="Retrain even if cached networks exist.")] = False,
-    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")
+    ] = None,
 ) -> None:
     """Train (or show the cached) evaluator networks of a dataset: held-out accuracy and cache path."""
     from ..data import load_dataset
-    from ..evaluation.classifier import NETWORKS, entry_dir
-    from ..metrics import get_classifier
+    from ..evaluation.classifier import NETWORKS, entry_dir, get_classifier
 
     load_dataset(dataset, "train", data_dir or "")  # a missing dataset fails before anything is written
     for network, recipe in NETWORKS.items():
         path = entry_dir(dataset) / f"{network}.pt"
 
-        def stamp() -> int | None:
+        def stamp(path: Path = path) -> int | None:
             return path.stat().st_mtime_ns if path.is_file() else None
 
         before = stamp()
-        clf = get_classifier(dataset, data_dir or "", retrain=force, log=lambda text: err_console.print(text),
-                             network=network)
+        clf = get_classifier(
+            dataset, data_dir or "", retrain=force, log=lambda text: err_console.print(text), network=network
+        )
         meta = clf.meta
         state = "trained now" if stamp() != before else "cached"
-        console.print(f"{dataset} evaluator, {network} ({recipe.about}; {state}): held-out accuracy "
-                      f"{clf.accuracy:.2%} on {meta['test_images']:,} test images; trained on "
-                      f"{meta['train_images']:,} images in {meta['train_seconds']:.0f}s ({meta['steps']} steps)")
+        console.print(
+            f"{dataset} evaluator, {network} ({recipe.about}; {state}): held-out accuracy "
+            f"{clf.accuracy:.2%} on {meta['test_images']:,} test images; trained on "
+            f"{meta['train_images']:,} images in {meta['train_seconds']:.0f}s ({meta['steps']} steps)"
+        )
     console.print(f"cache: {entry_dir(dataset)}")
 
 
@@ -221,15 +275,20 @@ def evaluator_train(
 def evaluator_check(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose evaluator to check.")] = "mnist-5k",
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for ladders.png and ladders.json (default: ./gv-check-DATASET).")] = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for ladders.png and ladders.json (default: ./gv-check-DATASET)."),
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the disturbances.")] = 0,
 ) -> None:
     """The metric sanity suite: damage the held-out images in known ways (noise, blur, salt and pepper,
     occlusion, dropped classes, out-of-domain images), 4 levels each; every distance (fid, kid, fid2)
     must get worse at every step. Prints the table, writes a plot; exit 1 when a distance fails."""
+    from ..evaluation.api import Scorer
     from ..evaluation.ladders import CHECK_FILE, DISTANCES, LEVELS, SHOWN, plot, run_ladders, summary
-    from ..metrics import Scorer
     from ..rundir import write_json
 
     scorer = Scorer.for_dataset(dataset, data_dir or "", seed=seed)
@@ -243,8 +302,10 @@ def evaluator_check(
     if json_out:
         typer.echo(json.dumps(doc))
     else:
-        table = Table(title=f"gv evaluator check: {dataset} ({len(scorer.test_set):,} held-out images vs themselves)",
-                      caption=f"judged: {', '.join(DISTANCES)} must rise at every step; {', '.join(SHOWN)} shown")
+        table = Table(
+            title=f"gv evaluator check: {dataset} ({len(scorer.test_set):,} held-out images vs themselves)",
+            caption=f"judged: {', '.join(DISTANCES)} must rise at every step; {', '.join(SHOWN)} shown",
+        )
         table.add_column("ladder")
         table.add_column("metric")
         for i in range(len(next(iter(LEVELS.values()))) + 1):

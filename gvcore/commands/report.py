@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-ENDPOINT_HELP = ("seed:N (a random latent), test:I (the I-th held-out real image), class:C (conditional "
-                 "families: blend the label), or a PNG file of a real image")
+ENDPOINT_HELP = (
+    "seed:N (a random latent), test:I (the I-th held-out real image), class:C (conditional "
+    "families: blend the label), or a PNG file of a real image"
+)
 
 
 def parse_endpoint(text: str, option: str) -> tuple[str, object]:
@@ -39,7 +41,6 @@ def parse_endpoint(text: str, option: str) -> tuple[str, object]:
 
 def load_real_image(path: Path, image_shape: tuple[int, int, int]) -> torch.Tensor:
     import torch
-
     from PIL import Image
 
     from ..data import to_unit_range
@@ -64,7 +65,10 @@ def interpolate_cmd(
     steps: Annotated[int, typer.Option(help="Images along the path, endpoints included.")] = 10,
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("interpolation.png"),
     method: Annotated[str, typer.Option(help="slerp (spherical; right for Gaussian latents) or linear.")] = "slerp",
-    label: Annotated[Optional[int], typer.Option(help="Class for conditional families with seed/file endpoints (default: one row per class).")] = None,
+    label: Annotated[
+        int | None,
+        typer.Option(help="Class for conditional families with seed/file endpoints (default: one row per class)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Noise seed for class:C endpoints and GAN inversion restarts.")] = 0,
 ) -> None:
     """Interpolate one model between two latent points, two classes or two real images."""
@@ -84,8 +88,14 @@ def interpolate_cmd(
     kinds = [parse_endpoint(start, "--from"), parse_endpoint(end, "--to")]
     model, cfg, _ = load_model(run_dir)
     if label is not None and not (model.conditional and 0 <= label < model.num_classes):
-        raise GVError(f"bad --label {label}: " + (f"classes are 0..{model.num_classes - 1}" if model.conditional
-                                                 else f"family '{cfg.family}' is not conditional"))
+        raise GVError(
+            f"bad --label {label}: "
+            + (
+                f"classes are 0..{model.num_classes - 1}"
+                if model.conditional
+                else f"family '{cfg.family}' is not conditional"
+            )
+        )
     (k0, v0), (k1, v1) = kinds
     if k0 == "class" or k1 == "class":
         if k0 != k1:
@@ -116,7 +126,9 @@ def interpolate_cmd(
             if kind == "test":
                 test = test or load_dataset(cfg.data.name, "test", cfg.data.data_dir, cfg.data.image_size)
                 if int(value) >= len(test):  # type: ignore[call-overload]
-                    raise GVError(f"bad endpoint 'test:{value}': the test split has {len(test)} images (0..{len(test) - 1})")
+                    raise GVError(
+                        f"bad endpoint 'test:{value}': the test split has {len(test)} images (0..{len(test) - 1})"
+                    )
                 images.append(to_unit_range(test.images[int(value)]))  # type: ignore[call-overload]
                 labels.append(int(test.labels[int(value)]))  # type: ignore[call-overload]
             else:
@@ -139,12 +151,18 @@ def interpolate_cmd(
 def report_cmd(
     sweep_dirs: Annotated[list[Path], typer.Argument(help="One or more sweep directories made by `gv sweep`.")],
     metric: Annotated[str, typer.Option(help="Pick each family's best checkpoint by this metric.")] = "eval/fid",
-    out: Annotated[Optional[Path], typer.Option(help="Report folder (default: report/ in the first sweep dir).")] = None,
-    eval_samples: Annotated[int, typer.Option(help="Samples for the full evaluation of checkpoints the sweep did not fully evaluate.")] = 10_000,
-    wandb: Annotated[bool, typer.Option("--wandb", help="Also log the figures and metrics table to a W&B run.")] = False,
-    wandb_report: Annotated[bool, typer.Option("--wandb-report", help="Also create a W&B Report (needs W&B online).")] = False,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: report/ in the first sweep dir).")] = None,
+    eval_samples: Annotated[
+        int, typer.Option(help="Samples for the full evaluation of checkpoints the sweep did not fully evaluate.")
+    ] = 10_000,
+    wandb: Annotated[
+        bool, typer.Option("--wandb", help="Also log the figures and metrics table to a W&B run.")
+    ] = False,
+    wandb_report: Annotated[
+        bool, typer.Option("--wandb-report", help="Also create a W&B Report (needs W&B online).")
+    ] = False,
     wandb_project: Annotated[str, typer.Option(help="W&B project.")] = "gv",
-    wandb_entity: Annotated[Optional[str], typer.Option(help="W&B entity (user or team).")] = None,
+    wandb_entity: Annotated[str | None, typer.Option(help="W&B entity (user or team).")] = None,
     wandb_mode: Annotated[str, typer.Option(help="auto, online, offline or disabled (as for `gv sweep`).")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
 ) -> None:
@@ -153,8 +171,8 @@ def report_cmd(
     import shutil
     import tempfile
 
-    from ..leaderboard import read as read_leaderboard
     from ..report import build_report, metric_mode
+    from ..sweep.leaderboard import read as read_leaderboard
     from .common import err_console
     from .wandb_mode import resolve_wandb_mode
 
@@ -168,15 +186,17 @@ def report_cmd(
     check_creatable(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
         # A previous report is replaced whole; any other folder is the user's, never deleted.
-        raise GVError(f"--out '{out}' is a folder that holds something other than a gv report: "
-                      "pass a new or empty folder")
+        raise GVError(
+            f"--out '{out}' is a folder that holds something other than a gv report: pass a new or empty folder"
+        )
     # Build into a temporary folder next to the target, then swap it in: a failure leaves no half report.
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
         with err_console.status("building the report") as status:
-            data = build_report(list(sweep_dirs), staging, metric, eval_samples, device,
-                                progress=lambda text: status.update(text))
+            data = build_report(
+                list(sweep_dirs), staging, metric, eval_samples, device, progress=lambda text: status.update(text)
+            )
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -197,23 +217,29 @@ def report_cmd(
             try:
                 info = log_report(data, out, project=wandb_project, entity=wandb_entity, mode=mode, group=group)
             except Exception as exc:  # auth, entity, network: the report itself is already written
-                raise GVError(f"report written to {out}, but logging it to W&B failed ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); check --wandb-entity / "
-                              "--wandb-project and `wandb login`, or use --wandb-mode offline") from None
+                raise GVError(
+                    f"report written to {out}, but logging it to W&B failed ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); check --wandb-entity / "
+                    "--wandb-project and `wandb login`, or use --wandb-mode offline"
+                ) from None
             if mode == "online":
                 console.print(f"W&B run: {info['url']}")
             else:
                 console.print(f"W&B run saved offline ({why}); upload it with: wandb sync {info['dir']}")
         if wandb_report:
             if mode != "online":
-                console.print(f"[yellow]W&B Report not created: W&B is {mode} ({why}). A Report lives on a W&B "
-                              "server: run `wandb login` (or set WANDB_API_KEY) where W&B is reachable and rerun "
-                              "with --wandb-report.[/]")
+                console.print(
+                    f"[yellow]W&B Report not created: W&B is {mode} ({why}). A Report lives on a W&B "
+                    "server: run `wandb login` (or set WANDB_API_KEY) where W&B is reachable and rerun "
+                    "with --wandb-report.[/]"
+                )
             else:
                 try:
                     url = create_wandb_report(data, project=wandb_project, entity=wandb_entity, group=group)
                 except Exception as exc:
-                    raise GVError(f"report and W&B run written, but creating the W&B Report failed "
-                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
-                                  "check --wandb-entity / --wandb-project") from None
+                    raise GVError(
+                        f"report and W&B run written, but creating the W&B Report failed "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                        "check --wandb-entity / --wandb-project"
+                    ) from None
                 console.print(f"W&B Report: {url}")

@@ -10,19 +10,28 @@ import json
 import math
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import typer
 from rich.table import Table
 
-from .. import __version__, leaderboard
-from .. import storage as store
+from .. import __version__
 from ..errors import GVError
 from ..rundir import check_creatable
-from ..sweep import SweepSpec, apply_overrides, expand_trials, load_sweep, searched_keys, shipped_sweeps
+from ..sweep import (
+    SweepSpec,
+    apply_overrides,
+    expand_trials,
+    leaderboard,
+    load_sweep,
+    searched_keys,
+    shipped_sweeps,
+    spec_from_saved,
+)
+from ..sweep import storage as store
 from .common import console, err_console, table_console
 from .sweep_tables import live_table, print_leaderboard
 from .wandb_mode import resolve_wandb_mode, wandb_api_key, wandb_hints
@@ -48,8 +57,10 @@ def _storage_root(storage: str) -> str:
     if store.is_uri(storage):
         scheme = urlparse(storage).scheme.lower()
         if scheme not in STORAGE_SCHEMES:
-            raise GVError(f"bad --storage '{storage}': gv can't write sweeps to '{scheme}://'; use a local or shared "
-                          f"path, or a URI with one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
+            raise GVError(
+                f"bad --storage '{storage}': gv can't write sweeps to '{scheme}://'; use a local or shared "
+                f"path, or a URI with one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"
+            )
         if scheme != "file":
             return storage.rstrip("/")
         check_creatable(urlparse(storage).path, "--storage")
@@ -81,14 +92,23 @@ def sweeps_cmd() -> None:
         table.add_column(column, overflow="fold")
     for name, path in shipped_sweeps().items():
         spec = load_sweep(str(path))
-        table.add_row(name, spec.dataset, ", ".join(spec.families), str(spec.num_trials()),
-                      spec.budget_text, spec.scheduler.type, spec.description)
+        table.add_row(
+            name,
+            spec.dataset,
+            ", ".join(spec.families),
+            str(spec.num_trials()),
+            spec.budget_text,
+            spec.scheduler.type,
+            spec.description,
+        )
     table_console().print(table)
 
 
 @app.command("results")
-def results_cmd(sweep_dir: Annotated[str, typer.Argument(help="A sweep directory (STORAGE/NAME, as `gv sweep` printed).")],
-                as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard document as JSON.")] = False) -> None:
+def results_cmd(
+    sweep_dir: Annotated[str, typer.Argument(help="A sweep directory (STORAGE/NAME, as `gv sweep` printed).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard document as JSON.")] = False,
+) -> None:
     """Print the leaderboard of a finished or running sweep."""
     directory = sweep_dir if store.is_uri(sweep_dir) else str(Path(sweep_dir).expanduser())
     doc = leaderboard.read(directory)
@@ -100,20 +120,79 @@ def results_cmd(sweep_dir: Annotated[str, typer.Argument(help="A sweep directory
 
 @app.command("sweep")
 def sweep_cmd(
-    sweep: Annotated[str, typer.Argument(help="A shipped sweep name (see `gv sweeps`) or a path to a sweep .yaml file.")],
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", help="Random draws of the searched keys (each runs for every family, grid point and seed).")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", help="At most this many trials at a time (default: as many as the resources allow).")] = None,
-    cpus_per_trial: Annotated[Optional[float], typer.Option("--cpus-per-trial", help="CPUs per trial; also its torch thread count (default from the sweep file, usually 1).")] = None,
-    gpus_per_trial: Annotated[Optional[float], typer.Option("--gpus-per-trial", help="GPUs per trial; fractions pack several trials on one GPU (e.g. 0.25).")] = None,
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster to use: auto, HOST:PORT or ray://HOST:10001 (default: start Ray on this machine).")] = None,
-    storage: Annotated[str, typer.Option("--storage", help="Where sweep directories go: a path (shared, e.g. NFS, on a multi-node cluster) or a URI such as s3://bucket/gv.")] = DEFAULT_STORAGE,
-    name: Annotated[Optional[str], typer.Option("--name", help="Sweep directory name under --storage (default: SWEEP-DATE-TIME; with --resume: the latest one).")] = None,
+    sweep: Annotated[
+        str, typer.Argument(help="A shipped sweep name (see `gv sweeps`) or a path to a sweep .yaml file.")
+    ],
+    num_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--num-samples", help="Random draws of the searched keys (each runs for every family, grid point and seed)."
+        ),
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrent", help="At most this many trials at a time (default: as many as the resources allow)."
+        ),
+    ] = None,
+    cpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--cpus-per-trial",
+            help="CPUs per trial; also its torch thread count (default from the sweep file, usually 1).",
+        ),
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option("--gpus-per-trial", help="GPUs per trial; fractions pack several trials on one GPU (e.g. 0.25)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster to use: auto, HOST:PORT or ray://HOST:10001 (default: start Ray on this machine).",
+        ),
+    ] = None,
+    storage: Annotated[
+        str,
+        typer.Option(
+            "--storage",
+            help="Where sweep directories go: a path (shared, e.g. NFS, on a multi-node cluster) or a URI such as s3://bucket/gv.",
+        ),
+    ] = DEFAULT_STORAGE,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Sweep directory name under --storage (default: SWEEP-DATE-TIME; with --resume: the latest one).",
+        ),
+    ] = None,
     wandb_project: Annotated[str, typer.Option("--wandb-project", help="W&B project.")] = DEFAULT_WANDB_PROJECT,
-    wandb_entity: Annotated[Optional[str], typer.Option("--wandb-entity", help="W&B entity (user or team).")] = None,
-    wandb_mode: Annotated[str, typer.Option("--wandb-mode", help="auto (online when logged in, else offline), online, offline or disabled.")] = "auto",
-    max_trials: Annotated[Optional[int], typer.Option("--max-trials", help="Refuse sweeps that expand to more trials than this (default from the sweep file, else 10,000).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted sweep (same --storage / --name): unfinished trials continue from their checkpoints.")] = False,
-    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Pin a config key for every trial: --set optim.lr=1e-3 (repeatable; see `gv config`).")] = None,
+    wandb_entity: Annotated[str | None, typer.Option("--wandb-entity", help="W&B entity (user or team).")] = None,
+    wandb_mode: Annotated[
+        str,
+        typer.Option("--wandb-mode", help="auto (online when logged in, else offline), online, offline or disabled."),
+    ] = "auto",
+    max_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--max-trials",
+            help="Refuse sweeps that expand to more trials than this (default from the sweep file, else 10,000).",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish an interrupted sweep (same --storage / --name): unfinished trials continue from their checkpoints.",
+        ),
+    ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Pin a config key for every trial: --set optim.lr=1e-3 (repeatable; see `gv config`)."
+        ),
+    ] = None,
 ) -> None:
     """Run a sweep of trials in parallel on Ray Tune, with W&B logging, best checkpoints and a leaderboard."""
     mode, mode_reason = resolve_wandb_mode(wandb_mode)
@@ -121,9 +200,18 @@ def sweep_cmd(
     if name is not None:
         _check_name(name)
     if resume:
-        changed = [flag for flag, value in (("--num-samples", num_samples), ("--max-concurrent", max_concurrent),
-                                            ("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial),
-                                            ("--max-trials", max_trials), ("--set", overrides)) if value]
+        changed = [
+            flag
+            for flag, value in (
+                ("--num-samples", num_samples),
+                ("--max-concurrent", max_concurrent),
+                ("--cpus-per-trial", cpus_per_trial),
+                ("--gpus-per-trial", gpus_per_trial),
+                ("--max-trials", max_trials),
+                ("--set", overrides),
+            )
+            if value
+        ]
         if changed:
             raise GVError(f"{changed[0]} can't change a sweep on --resume: drop it, or start a new sweep with --name")
         spec, sweep_dir = _resumable(sweep, root, name)
@@ -131,25 +219,52 @@ def sweep_cmd(
         run_name = Path(sweep_dir).name if not store.is_uri(sweep_dir) else sweep_dir.rsplit("/", 1)[-1]
     else:
         on_this_machine = address is None and not os.environ.get("RAY_ADDRESS")
-        spec, trials, run_name, sweep_dir = _new_sweep(sweep, root, name, on_this_machine, num_samples=num_samples,
-                                                       max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
-                                                       gpus_per_trial=gpus_per_trial, max_trials=max_trials,
-                                                       sets=overrides or [])
+        spec, trials, run_name, sweep_dir = _new_sweep(
+            sweep,
+            root,
+            name,
+            on_this_machine,
+            num_samples=num_samples,
+            max_concurrent=max_concurrent,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            max_trials=max_trials,
+            sets=overrides or [],
+        )
     from ..tune import SweepRequest, WandbSettings, check_address, run_sweep
 
     on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))
     if on_cluster:
         check_address(address or os.environ["RAY_ADDRESS"])
-    settings = WandbSettings(mode=mode, project=wandb_project, entity=wandb_entity, group=run_name,
-                             dir=os.environ.get("WANDB_DIR") or None,
-                             # Embedded Ray's workers inherit this environment; a cluster's don't.
-                             api_key=wandb_api_key() if mode == "online" and on_cluster else None)
+    settings = WandbSettings(
+        mode=mode,
+        project=wandb_project,
+        entity=wandb_entity,
+        group=run_name,
+        dir=os.environ.get("WANDB_DIR") or None,
+        # Embedded Ray's workers inherit this environment; a cluster's don't.
+        api_key=wandb_api_key() if mode == "online" and on_cluster else None,
+    )
     _print_plan(spec, resume, address or os.environ.get("RAY_ADDRESS") or "local Ray on this machine")
-    console.print(f"metric {spec.metric} ({spec.mode}), scheduler {spec.scheduler.type}; W&B {mode} ({mode_reason}); "
-                  f"sweep dir {sweep_dir}", soft_wrap=True)
-    info = json.dumps({"spec": spec.to_dict(), "name": run_name, "trials": spec.num_trials(), "gv_version": __version__,
-                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "wandb": {"project": wandb_project, "entity": wandb_entity}}, indent=2) + "\n"
+    console.print(
+        f"metric {spec.metric} ({spec.mode}), scheduler {spec.scheduler.type}; W&B {mode} ({mode_reason}); "
+        f"sweep dir {sweep_dir}",
+        soft_wrap=True,
+    )
+    info = (
+        json.dumps(
+            {
+                "spec": spec.to_dict(),
+                "name": run_name,
+                "trials": spec.num_trials(),
+                "gv_version": __version__,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "wandb": {"project": wandb_project, "entity": wandb_entity},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
     # The dataset is loaded (downloaded if need be) once here, not by every trial at once, while Ray
     # starts: a missing dataset stops the sweep before any trial, and costs no start-up time.
@@ -162,33 +277,51 @@ def sweep_cmd(
         if not resume:
             store.write_text(sweep_dir, SWEEP_INFO, info)
 
-    request = SweepRequest(spec=spec, trials=trials, storage=root, name=run_name, resume=resume, address=address,
-                           wandb=settings, render=live_table, console=console, before_start=write_info,
-                           interactive=console.is_terminal and not (address or "").startswith("ray://"))
+    request = SweepRequest(
+        spec=spec,
+        trials=trials,
+        storage=root,
+        name=run_name,
+        resume=resume,
+        address=address,
+        wandb=settings,
+        render=live_table,
+        console=console,
+        before_start=write_info,
+        interactive=console.is_terminal and not (address or "").startswith("ray://"),
+    )
     try:
         outcome = run_sweep(request)
     except KeyboardInterrupt:
         # A second Ctrl-C skips Tune's last save; what was saved before still resumes.
-        err_console.print("interrupted twice: stopped without a final leaderboard; continue with "
-                          f"`{_resume_command(sweep, run_name, storage)}`", soft_wrap=True)
+        err_console.print(
+            "interrupted twice: stopped without a final leaderboard; continue with "
+            f"`{_resume_command(sweep, run_name, storage)}`",
+            soft_wrap=True,
+        )
         raise typer.Exit(130) from None
 
     doc_extra = {"interrupted": outcome.interrupted, "wall_time_s": round(outcome.elapsed_s, 1)}
-    json_path, csv_path = leaderboard.write(outcome.sweep_dir, outcome.rows, sweep=run_name,
-                                            final=not outcome.interrupted, extra=doc_extra)
+    json_path, csv_path = leaderboard.write(
+        outcome.sweep_dir, outcome.rows, sweep=run_name, final=not outcome.interrupted, extra=doc_extra
+    )
     print_leaderboard(leaderboard.read(outcome.sweep_dir), keys=searched_keys(spec))
     console.print(f"leaderboard: {json_path} and {csv_path}", soft_wrap=True)
     startup = f"{outcome.startup_s:.1f}s" if math.isfinite(outcome.startup_s) else "n/a: the Tuner ran on the cluster"
     console.print(f"sweep time {outcome.elapsed_s:.0f}s (Ray start-up until the first trial: {startup})")
     wandb_hints(mode, settings, outcome)
     if outcome.interrupted:
-        err_console.print("interrupted: finished trials are kept; continue the others with "
-                          f"`{_resume_command(sweep, run_name, storage)}`", soft_wrap=True)
+        err_console.print(
+            "interrupted: finished trials are kept; continue the others with "
+            f"`{_resume_command(sweep, run_name, storage)}`",
+            soft_wrap=True,
+        )
         raise typer.Exit(130)
 
 
-def _new_sweep(sweep: str, root: str, name: str | None, on_this_machine: bool,
-               **overrides: Any) -> tuple[SweepSpec, list[dict[str, Any]], str, str]:
+def _new_sweep(
+    sweep: str, root: str, name: str | None, on_this_machine: bool, **overrides: Any
+) -> tuple[SweepSpec, list[dict[str, Any]], str, str]:
     """Spec, trials, run name and directory of a new sweep; every check that needs no Ray."""
     spec = apply_overrides(load_sweep(sweep), **overrides)
     _absolute_data_dir(spec)
@@ -196,8 +329,10 @@ def _new_sweep(sweep: str, root: str, name: str | None, on_this_machine: bool,
     run_name = name or f"{spec.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     sweep_dir = store.join(root, run_name)
     if store.exists(sweep_dir, ""):
-        raise GVError(f"sweep dir '{sweep_dir}' already exists: continue it with --resume --name {run_name}, "
-                      "or pick another --name")
+        raise GVError(
+            f"sweep dir '{sweep_dir}' already exists: continue it with --resume --name {run_name}, "
+            "or pick another --name"
+        )
     if on_this_machine:
         _check_local_resources(spec)
     return spec, trials, run_name, sweep_dir
@@ -207,16 +342,21 @@ def _print_plan(spec: SweepSpec, resume: bool, where: str) -> None:
     seeds = len(spec.seeds)
     grid = spec.grid_size() // (len(spec.families) * seeds)
     factors = [f"{len(spec.families)} {'family' if len(spec.families) == 1 else 'families'}"]
-    factors += [f"{n} {what}" for n, what in ((grid, "grid points"), (seeds, "seeds"), (spec.num_samples, "draws"))
-                if n > 1]
+    factors += [
+        f"{n} {what}" for n, what in ((grid, "grid points"), (seeds, "seeds"), (spec.num_samples, "draws")) if n > 1
+    ]
     resources = f"{spec.cpu:g} CPU" + (f" + {spec.gpu:g} GPU" if spec.gpu else "")
-    console.print(f"[bold]{'resuming ' if resume else ''}sweep {spec.name}[/]: {spec.num_trials()} trials "
-                  f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget_text} each; "
-                  f"{resources} per trial on {where}")
+    console.print(
+        f"[bold]{'resuming ' if resume else ''}sweep {spec.name}[/]: {spec.num_trials()} trials "
+        f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget_text} each; "
+        f"{resources} per trial on {where}"
+    )
 
 
 def _resume_command(sweep: str, run_name: str, storage: str) -> str:
-    return f"gv sweep {sweep} --resume --name {run_name}" + ("" if storage == DEFAULT_STORAGE else f" --storage {storage}")
+    return f"gv sweep {sweep} --resume --name {run_name}" + (
+        "" if storage == DEFAULT_STORAGE else f" --storage {storage}"
+    )
 
 
 def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]:
@@ -225,22 +365,27 @@ def _resumable(sweep: str, root: str, name: str | None) -> tuple[SweepSpec, str]
         sweep_name = Path(sweep).stem if sweep.endswith((".yaml", ".yml")) else sweep
         found = _latest_sweep_dir(root, sweep_name)
         if found is None:
-            raise GVError(f"nothing to resume: no sweep directory '{sweep_name}-*' with Ray Tune state under {root}; "
-                          "pass --name (and --storage) of the sweep to continue, or drop --resume")
+            raise GVError(
+                f"nothing to resume: no sweep directory '{sweep_name}-*' with Ray Tune state under {root}; "
+                "pass --name (and --storage) of the sweep to continue, or drop --resume"
+            )
         sweep_dir = found
     else:
         sweep_dir = store.join(root, name)
     if not store.exists(sweep_dir, EXPERIMENT_STATE):
-        raise GVError(f"nothing to resume in '{sweep_dir}': it has no Ray Tune state ({EXPERIMENT_STATE}); "
-                      "check --storage and --name, or drop --resume to start a new sweep")
+        raise GVError(
+            f"nothing to resume in '{sweep_dir}': it has no Ray Tune state ({EXPERIMENT_STATE}); "
+            "check --storage and --name, or drop --resume to start a new sweep"
+        )
     text = store.read_text(sweep_dir, SWEEP_INFO)
     if text is None:
         raise GVError(f"'{sweep_dir}' has no {SWEEP_INFO}: it was not made by `gv sweep`")
     try:
-        return SweepSpec.from_dict(json.loads(text)["spec"]), sweep_dir
+        return spec_from_saved(json.loads(text)["spec"]), sweep_dir
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise GVError(f"'{sweep_dir}/{SWEEP_INFO}' is damaged or from another gv version: "
-                      "start a new sweep (drop --resume)") from None
+        raise GVError(
+            f"'{sweep_dir}/{SWEEP_INFO}' is damaged or from another gv version: start a new sweep (drop --resume)"
+        ) from None
 
 
 def _absolute_data_dir(spec: SweepSpec) -> None:
@@ -256,12 +401,16 @@ def _check_local_resources(spec: SweepSpec) -> None:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if spec.cpu > cpus:
-        raise GVError(f"trials ask for {spec.cpu:g} CPUs (--cpus-per-trial / resources.cpu) but this machine has "
-                      f"{cpus}: pass --cpus-per-trial {cpus} or less")
+        raise GVError(
+            f"trials ask for {spec.cpu:g} CPUs (--cpus-per-trial / resources.cpu) but this machine has "
+            f"{cpus}: pass --cpus-per-trial {cpus} or less"
+        )
     gpus = torch.cuda.device_count()
     if spec.gpu > gpus:
-        raise GVError(f"trials ask for {spec.gpu:g} GPUs (--gpus-per-trial / resources.gpu) but this machine has "
-                      f"{gpus}: " + ("pass --gpus-per-trial 0 to train on CPU" if gpus == 0 else f"pass at most {gpus}"))
+        raise GVError(
+            f"trials ask for {spec.gpu:g} GPUs (--gpus-per-trial / resources.gpu) but this machine has "
+            f"{gpus}: " + ("pass --gpus-per-trial 0 to train on CPU" if gpus == 0 else f"pass at most {gpus}")
+        )
 
 
 class _DatasetCheck:
@@ -281,7 +430,7 @@ class _DatasetCheck:
             if spec.metric.startswith("eval/") or spec.final_eval_samples:
                 # The evaluation classifier and the real statistics, trained / computed once here
                 # rather than by the first trials all at once (they'd queue on its lock anyway).
-                from ..metrics import Scorer
+                from ..evaluation.api import Scorer
 
                 Scorer.for_dataset(spec.dataset, data_dir, image_size)
         except BaseException as exc:  # handed to the main thread

@@ -8,17 +8,26 @@ from typing import Any
 
 from rich.table import Table
 
-from .. import leaderboard
-from ..leaderboard import Leaderboard, LeaderboardRow
-from ..sweep import trial_dirname
+from ..sweep import leaderboard, trial_dirname
+from ..sweep.leaderboard import Leaderboard, LeaderboardRow
 from .common import console, table_console
 
-
-
-_SHORT = {"loss/discriminator": "D", "loss/generator": "G", "loss/total": "loss", "loss/reconstruction": "rec",
-          "loss/kl": "KL"}
-_STATUS_STYLE = {"done": "green", "running": "cyan", "pending": "dim", "retrying": "yellow", "stopped": "yellow",
-                 "diverged": "red", "error": "bold red"}
+_SHORT = {
+    "loss/discriminator": "D",
+    "loss/generator": "G",
+    "loss/total": "loss",
+    "loss/reconstruction": "rec",
+    "loss/kl": "KL",
+}
+_STATUS_STYLE = {
+    "done": "green",
+    "running": "cyan",
+    "pending": "dim",
+    "retrying": "yellow",
+    "stopped": "yellow",
+    "diverged": "red",
+    "error": "bold red",
+}
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -28,8 +37,9 @@ def _number(value: Any, digits: int = 4) -> str:
 
 
 def _losses(values: dict[str, Any]) -> str:
-    return "  ".join(f"{short} {values[key]:.3f}" for key, short in _SHORT.items()
-                     if isinstance(values.get(key), (int, float)))
+    return "  ".join(
+        f"{short} {values[key]:.3f}" for key, short in _SHORT.items() if isinstance(values.get(key), (int, float))
+    )
 
 
 def _short_value(value: Any) -> str:
@@ -50,11 +60,16 @@ def live_table(rows: list[LeaderboardRow], sweep_name: str, live: bool = True) -
         latest = row.latest
         total = row.total_steps or latest.get("total_steps")
         status = row.status
-        table.add_row(trial_dirname(row.family, row.trial_id), row.family,
-                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
-                      f"{row.step}/{total}" if total else str(row.step or "-"),
-                      _number(latest.get(metric)), _number(row.best_metric), _losses(latest),
-                      _number(latest.get("images_per_s"), 5))
+        table.add_row(
+            trial_dirname(row.family, row.trial_id),
+            row.family,
+            f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+            f"{row.step}/{total}" if total else str(row.step or "-"),
+            _number(latest.get(metric)),
+            _number(row.best_metric),
+            _losses(latest),
+            _number(latest.get("images_per_s"), 5),
+        )
     return table
 
 
@@ -69,24 +84,45 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
     table = Table(title=f"leaderboard {doc.sweep or ''} ({state}): best {metric} ({mode})", title_justify="left")
     # The full evaluation of each best checkpoint (every metric, final_eval_samples images): its
     # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
-    final_keys = [k for k in (metric.split("/", 1)[-1], "precision", "recall")
-                  if any(k in (r.final or {}) for r in rows)]
+    final_keys = [
+        k for k in (metric.split("/", 1)[-1], "precision", "recall") if any(k in (r.final or {}) for r in rows)
+    ]
     # Compute used, where rows record it (a FLOP budget's equal-compute comparison).
     flops = any(getattr(r, "flops", None) for r in rows)
-    for column in ("#", "trial", "family", "status", f"best {metric}", "at step", "steps", "wall s", "img/s",
-                   *(["FLOPs"] if flops else []), *(f"final {k}" for k in final_keys), *keys, "restores"):
+    for column in (
+        "#",
+        "trial",
+        "family",
+        "status",
+        f"best {metric}",
+        "at step",
+        "steps",
+        "wall s",
+        "img/s",
+        *(["FLOPs"] if flops else []),
+        *(f"final {k}" for k in final_keys),
+        *keys,
+        "restores",
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         status = row.status
         total = row.total_steps
-        table.add_row(str(row.rank), trial_dirname(row.family or "?", row.trial_id), row.family or "-",
-                      f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]", _number(row.best_metric),
-                      str(row.best_step if row.best_step is not None else "-"),
-                      f"{row.step}/{total}" if total else str(row.step),
-                      _number(row.wall_time_s, 4), _number(row.images_per_s, 5),
-                      *([_number(row.flops, 3)] if flops else []),
-                      *(_number((row.final or {}).get(k)) for k in final_keys),
-                      *(_short_value(row.config.get(k, "-")) for k in keys), str(row.restores))
+        table.add_row(
+            str(row.rank),
+            trial_dirname(row.family or "?", row.trial_id),
+            row.family or "-",
+            f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+            _number(row.best_metric),
+            str(row.best_step if row.best_step is not None else "-"),
+            f"{row.step}/{total}" if total else str(row.step),
+            _number(row.wall_time_s, 4),
+            _number(row.images_per_s, 5),
+            *([_number(row.flops, 3)] if flops else []),
+            *(_number((row.final or {}).get(k)) for k in final_keys),
+            *(_short_value(row.config.get(k, "-")) for k in keys),
+            str(row.restores),
+        )
     return table
 
 
@@ -101,5 +137,3 @@ def print_leaderboard(doc: Leaderboard, keys: list[str] | None = None) -> None:
     best = next((r for r in doc.rows if r.best_checkpoint), None)
     if best:
         console.print(f"best checkpoint: {best.best_checkpoint}", soft_wrap=True)
-
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,17 +20,30 @@ app = typer.Typer()
 # The defaults the help texts quote, read from the config itself (one place per fact).
 DEFAULTS = Config()
 
-FamilyArg = Annotated[str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")]
-DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")]
-FLOPS_HELP = ("Training budget in FLOPs, e.g. 2e13: steps = FLOPs / the FLOPs of one training step (counted by "
-              "torch at the start), so families compare at equal compute.")
-SECONDS_HELP = ("Training budget in seconds of training (evaluations excluded); machine dependent: compare only "
-                "runs on one machine.")
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override any config key: --set optim.lr=1e-3 (repeatable; see `gv config`).")]
+FamilyArg = Annotated[
+    str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")
+]
+DatasetOpt = Annotated[
+    str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")
+]
+FLOPS_HELP = (
+    "Training budget in FLOPs, e.g. 2e13: steps = FLOPs / the FLOPs of one training step (counted by "
+    "torch at the start), so families compare at equal compute."
+)
+SECONDS_HELP = (
+    "Training budget in seconds of training (evaluations excluded); machine dependent: compare only "
+    "runs on one machine."
+)
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override any config key: --set optim.lr=1e-3 (repeatable; see `gv config`)."),
+]
 
 
 @app.command()
-def families(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the nets for this dataset.")] = "mnist") -> None:
+def families(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the nets for this dataset.")] = "mnist",
+) -> None:
     """List the model families: kind, conditioning, networks and parameter counts."""
     from ..families import FAMILIES, resolve_config
     from ..models import build_model, describe_nets
@@ -44,15 +57,24 @@ def families(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size 
         cfg = resolve_config(cfg)
         model = build_model(cfg)
         params = model.parameter_counts()
-        table.add_row(name, spec.kind_label, "yes" if spec.conditional else "no", spec.loss,
-                      describe_nets(model), f"{sum(params.values()):,}", spec.reference)
+        table.add_row(
+            name,
+            spec.kind_label,
+            "yes" if spec.conditional else "no",
+            spec.loss,
+            describe_nets(model),
+            f"{sum(params.values()):,}",
+            spec.reference,
+        )
     console.print(table)
 
 
 @app.command("config")
-def show_config(family: Annotated[str, typer.Argument(help="Family whose defaults to resolve.")] = "dcgan",
-                dataset: DatasetOpt = "mnist-5k",
-                overrides: SetOpt = None) -> None:
+def show_config(
+    family: Annotated[str, typer.Argument(help="Family whose defaults to resolve.")] = "dcgan",
+    dataset: DatasetOpt = "mnist-5k",
+    overrides: SetOpt = None,
+) -> None:
     """Print every config key with its (resolved) value: what `--set key=value` accepts."""
     from ..families import resolve_config
 
@@ -76,10 +98,22 @@ def budget_flags(epochs: int | None, steps: int | None, flops: float | None, sec
     return given
 
 
-def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | None, batch_size: int | None,
-                 lr: float | None, latent_dim: int | None, seed: int | None, device: str | None,
-                 data_dir: str | None, overrides: list[str] | None, flops: float | None = None,
-                 seconds: float | None = None) -> Config:
+def build_config(
+    family: str,
+    dataset: str,
+    *,
+    epochs: int | None,
+    steps: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    latent_dim: int | None,
+    seed: int | None,
+    device: str | None,
+    data_dir: str | None,
+    overrides: list[str] | None,
+    flops: float | None = None,
+    seconds: float | None = None,
+) -> Config:
     """The flags of `gv train`, applied in order: named flags, then --set overrides; validated."""
     from ..families import get_family, resolve_config
 
@@ -90,8 +124,13 @@ def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | 
         cfg.data.data_dir = str(Path(data_dir).expanduser())
     for kind, value in budget_flags(epochs, steps, flops, seconds).items():
         setattr(cfg.train, kind, value)
-    for key, value in (("train.batch_size", batch_size), ("optim.lr", lr), ("model.latent_dim", latent_dim),
-                       ("train.seed", seed), ("train.device", device)):
+    for key, value in (
+        ("train.batch_size", batch_size),
+        ("optim.lr", lr),
+        ("model.latent_dim", latent_dim),
+        ("train.seed", seed),
+        ("train.device", device),
+    ):
         if value is not None:
             target, attr = key.split(".")
             setattr(getattr(cfg, target), attr, value)
@@ -100,19 +139,30 @@ def build_config(family: str, dataset: str, *, epochs: int | None, steps: int | 
 
 
 def _loss_text(losses: dict[str, float]) -> str:
-    short = {"loss/discriminator": "D", "loss/generator": "G", "loss/total": "loss",
-             "loss/reconstruction": "rec", "loss/kl": "KL"}
+    short = {
+        "loss/discriminator": "D",
+        "loss/generator": "G",
+        "loss/total": "loss",
+        "loss/reconstruction": "rec",
+        "loss/kl": "KL",
+    }
     return "  ".join(f"{short[k]} {v:.3f}" for k, v in losses.items() if k in short)
 
 
 def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
     """Train with a rich progress bar, then print where everything landed."""
+    from ..evaluation.api import make_evaluator
     from ..trainer import Hooks, train
-    from ..metrics import make_evaluator
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"),
+        TextColumn("{task.fields[speed]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     # The bar appears with the first progress report: a budget the trainer refuses while planning
     # (a FLOP budget below one step) stays a one-line error, before any evaluator is made.
     progress = Progress(*columns, console=err_console, transient=False)
@@ -122,8 +172,13 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
         if not tasks:
             progress.start()
             tasks.append(progress.add_task(f"{cfg.family} on {cfg.data.name}", total=None, losses="", speed=""))
-        progress.update(tasks[0], completed=p.step, total=p.total_steps, losses=_loss_text(p.losses),
-                        speed=f"{p.images_per_s:,.0f} img/s")
+        progress.update(
+            tasks[0],
+            completed=p.step,
+            total=p.total_steps,
+            losses=_loss_text(p.losses),
+            speed=f"{p.images_per_s:,.0f} img/s",
+        )
 
     def on_eval(e) -> None:
         if e.metrics:
@@ -131,14 +186,17 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
             progress.console.print(f"step {e.step}: {text}")
 
     try:
-        result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval),
-                       evaluator_for=make_evaluator, resume=resume)
+        result = train(
+            cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator_for=make_evaluator, resume=resume
+        )
     finally:
         progress.stop()
     style = {"done": "green", "diverged": "red", "stopped": "yellow"}[result.status]
-    console.print(f"[{style}]{result.status}[/]: {result.step}/{result.total_steps or '?'} steps "
-                  f"({result.flops:.3g} FLOPs, {result.flops_per_step:.3g} a step) in {result.wall_time:.1f}s "
-                  f"({result.images_per_s:,.0f} img/s)" + (f" -- {result.message}" if result.message else ""))
+    console.print(
+        f"[{style}]{result.status}[/]: {result.step}/{result.total_steps or '?'} steps "
+        f"({result.flops:.3g} FLOPs, {result.flops_per_step:.3g} a step) in {result.wall_time:.1f}s "
+        f"({result.images_per_s:,.0f} img/s)" + (f" -- {result.message}" if result.message else "")
+    )
     console.print(f"run dir: {run_dir}")
     grids = sorted((run_dir / "samples").glob("step-*.png"))
     if grids:
@@ -153,31 +211,65 @@ def run_with_progress(cfg: Config, run_dir: Path, resume: bool) -> None:
 def train_cmd(
     family: FamilyArg,
     dataset: DatasetOpt = "mnist-5k",
-    epochs: Annotated[Optional[int], typer.Option(help=f"Training budget in epochs (default {DEFAULT_EPOCHS}).")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Training budget in optimizer steps (instead of --epochs).")] = None,
-    flops: Annotated[Optional[float], typer.Option(help=FLOPS_HELP)] = None,
-    seconds: Annotated[Optional[float], typer.Option(help=SECONDS_HELP)] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help=f"Minibatch size (default {DEFAULTS.train.batch_size}).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: the family's, " + ", ".join(f"{kind.upper()}s {values['optim.lr']:g}" for kind, values in TRAINING_DEFAULTS.items()) + ").")] = None,
-    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: the family's, " + ", ".join(f"{kind.upper()}s {values['model.latent_dim']}" for kind, values in TRAINING_DEFAULTS.items()) + ").")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same CPU: same losses).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory to create (default runs/FAMILY-DATASET-TIME).")] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"Training budget in epochs (default {DEFAULT_EPOCHS}).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training budget in optimizer steps (instead of --epochs).")] = None,
+    flops: Annotated[float | None, typer.Option(help=FLOPS_HELP)] = None,
+    seconds: Annotated[float | None, typer.Option(help=SECONDS_HELP)] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", help=f"Minibatch size (default {DEFAULTS.train.batch_size}).")
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help="Adam learning rate (default: the family's, "
+            + ", ".join(f"{kind.upper()}s {values['optim.lr']:g}" for kind, values in TRAINING_DEFAULTS.items())
+            + ")."
+        ),
+    ] = None,
+    latent_dim: Annotated[
+        int | None,
+        typer.Option(
+            help="Latent size (default: the family's, "
+            + ", ".join(f"{kind.upper()}s {values['model.latent_dim']}" for kind, values in TRAINING_DEFAULTS.items())
+            + ")."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same CPU: same losses).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (default $GV_DATA_DIR or ~/.cache/gv/data).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory to create (default runs/FAMILY-DATASET-TIME).")
+    ] = None,
     overrides: SetOpt = None,
 ) -> None:
     """Train one model without Ray: checkpoints, metrics.jsonl and sample grids in a run directory."""
-    cfg = build_config(family, dataset, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
-                       latent_dim=latent_dim, seed=seed, device=device, data_dir=data_dir, overrides=overrides,
-                       flops=flops, seconds=seconds)
+    cfg = build_config(
+        family,
+        dataset,
+        epochs=epochs,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        latent_dim=latent_dim,
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        overrides=overrides,
+        flops=flops,
+        seconds=seconds,
+    )
     if out is None:
         out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise GVError(f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`")
+        raise GVError(
+            f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`"
+        )
     check_creatable(out, "--out")
     # Fail on a missing dataset or an impossible budget before anything is written.
-    from ..data import load_dataset
     from ..budget import plan_steps
+    from ..data import load_dataset
 
     plan_steps(cfg, len(load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)))
     run_with_progress(cfg, out, resume=False)
@@ -186,10 +278,10 @@ def train_cmd(
 @app.command("resume")
 def resume_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `gv train`.")],
-    epochs: Annotated[Optional[int], typer.Option(help="New total budget in epochs.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="New total budget in steps.")] = None,
-    flops: Annotated[Optional[float], typer.Option(help="New total budget in FLOPs (the run's own FLOPs a step).")] = None,
-    seconds: Annotated[Optional[float], typer.Option(help="New total budget in seconds of training.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="New total budget in epochs.")] = None,
+    steps: Annotated[int | None, typer.Option(help="New total budget in steps.")] = None,
+    flops: Annotated[float | None, typer.Option(help="New total budget in FLOPs (the run's own FLOPs a step).")] = None,
+    seconds: Annotated[float | None, typer.Option(help="New total budget in seconds of training.")] = None,
 ) -> None:
     """Continue a stopped run from its last checkpoint (exactly: same data order, same RNG)."""
     from ..budget import clear_budget
@@ -223,9 +315,13 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
 def sample_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint file).")],
     n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
-    out: Annotated[Path, typer.Option(help=".npz (images uint8 N,H,W,C [+ labels]) or .png (a grid).")] = Path("samples.png"),
+    out: Annotated[Path, typer.Option(help=".npz (images uint8 N,H,W,C [+ labels]) or .png (a grid).")] = Path(
+        "samples.png"
+    ),
     seed: Annotated[int, typer.Option(help="Noise seed: same seed, same images.")] = 0,
-    labels: Annotated[Optional[str], typer.Option(help="Conditional families: classes to draw, e.g. 3 or 1,7 (default: balanced).")] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Conditional families: classes to draw, e.g. 3 or 1,7 (default: balanced).")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
 ) -> None:
     """Draw samples from a trained model into an .npz array file or a .png grid."""

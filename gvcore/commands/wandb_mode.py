@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .. import storage as store
 from ..errors import GVError
+from ..sweep import storage as store
 from .common import console
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -65,9 +65,8 @@ def wandb_hints(mode: str, settings, outcome) -> None:
     else:
         pattern = str(Path(settings.dir) / "wandb" / "offline-run-*")
     if outcome.wandb_fallbacks:
-        console.print(f"[yellow]W&B was unreachable for {len(outcome.wandb_fallbacks)} trial(s); their runs were "
-                      "kept offline.[/]")
+        console.print(
+            f"[yellow]W&B was unreachable for {len(outcome.wandb_fallbacks)} trial(s); their runs were kept offline.[/]"
+        )
     if mode == "offline" or outcome.wandb_fallbacks:
         console.print(f"W&B runs are offline; upload them with: wandb sync {pattern}", soft_wrap=True)
-
-

@@ -14,8 +14,8 @@ numpy and scipy are imported here, never by `gv`'s start-up: gvcore/commands/com
 this package inside the command.
 """
 
+from .pool import Pool, load_pool
 from .render import expected_best_figure, print_comparison
-from .trials import Pool, load_pool
 from .verdict import compare
 
 __all__ = ["Pool", "compare", "expected_best_figure", "load_pool", "print_comparison"]

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .trials import BEST_REPORT, FINAL
+from .pool import BEST_REPORT, FINAL
 
 FAILED_TEXT = "failed"
 
@@ -56,25 +56,48 @@ def summary_table(doc: dict[str, Any]) -> Table:
     trials = sum(f["n"] for f in doc["families"])
     sweeps = len(doc["sweeps"])
     on = f" on {doc['dataset']}" if doc["dataset"] else ""
-    title = (f"gv compare: {doc['metric']} ({better} is better){on}, {trials} trials from {sweeps} "
-             f"sweep{'s' if sweeps > 1 else ''}; values: {values_description(doc)}")
+    title = (
+        f"gv compare: {doc['metric']} ({better} is better){on}, {trials} trials from {sweeps} "
+        f"sweep{'s' if sweeps > 1 else ''}; values: {values_description(doc)}"
+    )
     table = Table(title=escape(title), title_justify="left")
     k = common_budget(doc)
-    columns = [" ".join(["family", *doc.get("by", [])]), "n", "failed", f"median [{doc['statistics']['confidence']:.0%} CI]", "IQM",
-               "E[best of 1]", *([f"E[best of {k}] [band]"] if k else []), "best (k = n)"]
+    columns = [
+        " ".join(["family", *doc.get("by", [])]),
+        "n",
+        "failed",
+        f"median [{doc['statistics']['confidence']:.0%} CI]",
+        "IQM",
+        "E[best of 1]",
+        *([f"E[best of {k}] [band]"] if k else []),
+        "best (k = n)",
+    ]
     for column in columns:
         table.add_column(escape(column), overflow="fold")
     for family in doc["families"]:
         at_k = []
         if k:
-            band = None if family["expected_best_lower"] is None else \
-                [family["expected_best_lower"][k - 1], family["expected_best_upper"][k - 1]]
-            at_k = [f"{_expected_best(family, k)} [{_number(band[0])}, {_number(band[1])}]" if band
-                    else _expected_best(family, k)]
+            band = (
+                None
+                if family["expected_best_lower"] is None
+                else [family["expected_best_lower"][k - 1], family["expected_best_upper"][k - 1]]
+            )
+            at_k = [
+                f"{_expected_best(family, k)} [{_number(band[0])}, {_number(band[1])}]"
+                if band
+                else _expected_best(family, k)
+            ]
         failed = family["failed"]
-        table.add_row(family["family"], str(family["n"]), f"[red]{failed}[/]" if failed else "0",
-                      escape(_with_interval(family["median"], family["ci"])), _number(family["iqm"]),
-                      _expected_best(family, 1), *map(escape, at_k), _expected_best(family, family["n"]))
+        table.add_row(
+            family["family"],
+            str(family["n"]),
+            f"[red]{failed}[/]" if failed else "0",
+            escape(_with_interval(family["median"], family["ci"])),
+            _number(family["iqm"]),
+            _expected_best(family, 1),
+            *map(escape, at_k),
+            _expected_best(family, family["n"]),
+        )
     return table
 
 
@@ -83,13 +106,18 @@ def pairs_table(doc: dict[str, Any]) -> Table:
     cells: dict[tuple[str, str], str] = {}
     for pair in doc["pairs"]:
         p, ci = pair["p"], pair["ci"]
-        for a, b, value, interval in ((pair["a"], pair["b"], p, ci),
-                                      (pair["b"], pair["a"], 1 - p, None if ci is None else [1 - ci[1], 1 - ci[0]])):
+        for a, b, value, interval in (
+            (pair["a"], pair["b"], p, ci),
+            (pair["b"], pair["a"], 1 - p, None if ci is None else [1 - ci[1], 1 - ci[0]]),
+        ):
             text = f"{value:.2f}" + ("" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]")
             style = "" if interval is None else "green" if interval[0] > 0.5 else "red" if interval[1] < 0.5 else ""
             cells[a, b] = f"[{style}]{escape(text)}[/]" if style else escape(text)
-    table = Table(title="P(a random trial of the row's family beats one of the column's), ties half, "
-                        f"{doc['statistics']['confidence']:.0%} CI", title_justify="left")
+    table = Table(
+        title="P(a random trial of the row's family beats one of the column's), ties half, "
+        f"{doc['statistics']['confidence']:.0%} CI",
+        title_justify="left",
+    )
     table.add_column("")
     for name in order:
         table.add_column(name, overflow="fold")
@@ -107,8 +135,11 @@ def print_comparison(doc: dict[str, Any], console: Console) -> None:
     else:
         console.print(f"[bold yellow]no winner[/]: {escape(doc['reason'])}", soft_wrap=True)
     for family, setting in (doc.get("picks") or {}).items():
-        console.print(f"pick for {escape(family)}: [bold]{escape(setting)}[/] (the best median among its settings "
-                      "that no other setting of it beats at 95% confidence)", soft_wrap=True)
+        console.print(
+            f"pick for {escape(family)}: [bold]{escape(setting)}[/] (the best median among its settings "
+            "that no other setting of it beats at 95% confidence)",
+            soft_wrap=True,
+        )
     for note in doc["notes"]:
         console.print(f"[yellow]note: {escape(note)}[/]", soft_wrap=True)
 
@@ -130,17 +161,32 @@ def expected_best_figure(doc: dict[str, Any], path: Path) -> Path:
     for index, family in enumerate(doc["families"]):
         color = plt.get_cmap("tab10")(index % 10)
         ks = list(range(1, family["n"] + 1))
-        ax.plot(ks, points(family["expected_best"]), color=color, marker="o" if family["n"] < 20 else None,
-                markersize=3, label=f"{family['family']} (n = {family['n']}, {family['failed']} failed)")
+        ax.plot(
+            ks,
+            points(family["expected_best"]),
+            color=color,
+            marker="o" if family["n"] < 20 else None,
+            markersize=3,
+            label=f"{family['family']} (n = {family['n']}, {family['failed']} failed)",
+        )
         if family["expected_best_lower"] is not None:
-            ax.fill_between(ks, points(family["expected_best_lower"]), points(family["expected_best_upper"]),
-                            color=color, alpha=0.2, linewidth=0)
+            ax.fill_between(
+                ks,
+                points(family["expected_best_lower"]),
+                points(family["expected_best_upper"]),
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+            )
     better = "lower" if doc["direction"] == "min" else "higher"
     ax.set_xlabel("k: trials of random hyperparameters")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts trials
     ax.set_ylabel(f"expected best {doc['metric']} ({better} is better)")
-    ax.set_title(f"How hard to tune: expected best of k trials, {doc['statistics']['confidence']:.0%} bootstrap band"
-                 "\n(gaps: a failed trial decides the value)", fontsize=9)
+    ax.set_title(
+        f"How hard to tune: expected best of k trials, {doc['statistics']['confidence']:.0%} bootstrap band"
+        "\n(gaps: a failed trial decides the value)",
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -105,13 +105,24 @@ def _median_and_expected_best(scores: np.ndarray, axis: int = -1) -> np.ndarray:
 def family_statistics(scores: np.ndarray, name: str) -> dict[str, np.ndarray | float | None]:
     """Point estimates and bootstrap intervals of one family (oriented scores)."""
     out: dict[str, np.ndarray | float | None] = {
-        "median": float(np.median(scores)), "iqm": float(stats.trim_mean(scores, 0.25)),
-        "expected_best": expected_best(scores), "median_ci": None, "expected_best_band": None}
+        "median": float(np.median(scores)),
+        "iqm": float(stats.trim_mean(scores, 0.25)),
+        "expected_best": expected_best(scores),
+        "median_ci": None,
+        "expected_best_band": None,
+    }
     if len(scores) >= 2:
         with _failures_allowed():
-            result = stats.bootstrap((scores,), _median_and_expected_best, n_resamples=N_RESAMPLES,
-                                     vectorized=True, axis=-1, confidence_level=CONFIDENCE, method=METHOD,
-                                     rng=generator(name))
+            result = stats.bootstrap(
+                (scores,),
+                _median_and_expected_best,
+                n_resamples=N_RESAMPLES,
+                vectorized=True,
+                axis=-1,
+                confidence_level=CONFIDENCE,
+                method=METHOD,
+                rng=generator(name),
+            )
         low, high = result.confidence_interval
         out["median_ci"] = (float(low[0]), float(high[0]))
         out["expected_best_band"] = (low[1:], high[1:])
@@ -151,18 +162,27 @@ def rank_test(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[float, float]
     return float(a_beats_b), float(b_beats_a)
 
 
-def pair_statistics(scores_a: np.ndarray, scores_b: np.ndarray, name_a: str,
-                    name_b: str) -> tuple[float, tuple[float, float] | None]:
+def pair_statistics(
+    scores_a: np.ndarray, scores_b: np.ndarray, name_a: str, name_b: str
+) -> tuple[float, tuple[float, float] | None]:
     """P(A beats B) and its bootstrap CI (None when either family has fewer than 2 trials)."""
     distinct, codes = np.unique(np.concatenate([scores_a, scores_b]), return_inverse=True)
-    codes_a, codes_b = codes[:len(scores_a)], codes[len(scores_a):]
+    codes_a, codes_b = codes[: len(scores_a)], codes[len(scores_a) :]
     levels = len(distinct)
     p = float(win_probability(codes_a, codes_b, levels))
     if len(scores_a) < 2 or len(scores_b) < 2:
         return p, None
     with _failures_allowed():
-        result = stats.bootstrap((codes_a, codes_b), functools.partial(win_probability, levels=levels),
-                                 n_resamples=N_RESAMPLES, vectorized=True, paired=False, axis=-1,
-                                 confidence_level=CONFIDENCE, method=METHOD, rng=generator(name_a, name_b))
+        result = stats.bootstrap(
+            (codes_a, codes_b),
+            functools.partial(win_probability, levels=levels),
+            n_resamples=N_RESAMPLES,
+            vectorized=True,
+            paired=False,
+            axis=-1,
+            confidence_level=CONFIDENCE,
+            method=METHOD,
+            rng=generator(name_a, name_b),
+        )
     low, high = result.confidence_interval
     return p, (float(low), float(high))

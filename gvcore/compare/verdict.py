@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import statistics as st
-from .trials import FamilyValues, Pool
+from .pool import FamilyValues, Pool
 
 
 def _value(score: float, direction: str) -> float | None:
@@ -60,12 +60,18 @@ def _family_entry(name: str, family: FamilyValues, scores: np.ndarray, direction
         lower, upper = [e[0] for e in ends], [e[1] for e in ends]
     ci = found["median_ci"]
     return {
-        "family": name, "n": len(scores), "failed": family.failed, "excluded": family.excluded,
-        "median": _value(found["median"], direction), "median_failed": st.is_failed(found["median"]),
+        "family": name,
+        "n": len(scores),
+        "failed": family.failed,
+        "excluded": family.excluded,
+        "median": _value(found["median"], direction),
+        "median_failed": st.is_failed(found["median"]),
         "ci": _interval(*ci, direction) if ci is not None else None,
-        "iqm": _value(found["iqm"], direction), "iqm_failed": st.is_failed(found["iqm"]),
+        "iqm": _value(found["iqm"], direction),
+        "iqm_failed": st.is_failed(found["iqm"]),
         "expected_best": [_value(e, direction) for e in found["expected_best"]],
-        "expected_best_lower": lower, "expected_best_upper": upper,
+        "expected_best_lower": lower,
+        "expected_best_upper": upper,
         "_order": (found["median"], found["iqm"], name),
     }
 
@@ -101,8 +107,10 @@ def _no_confidence(sizes: dict[str, int]) -> str | None:
     if len(single) == len(order):
         return "1 trial per family: no confidence possible"
     if single:
-        return (f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
-                "run more trials of it")
+        return (
+            f"{', '.join(single)} {'has' if len(single) == 1 else 'have'} 1 trial: no confidence possible; "
+            "run more trials of it"
+        )
     return None
 
 
@@ -117,8 +125,9 @@ class Verdict:
     beats: dict[str, list[str]]  # family -> the families it beats at 95% confidence, in table order
 
 
-def picks(order: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int],
-          family_of: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+def picks(
+    order: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int], family_of: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
     """With --by, the setting to adopt for each family, and notes: the best median (``order`` is the
     table's, best median first) among that family's leaders -- its settings no other setting *of the
     same family* beats at 95%. A choice, not a win; defaults are per family, so families don't
@@ -129,8 +138,10 @@ def picks(order: list[str], pairs: list[dict[str, Any]], sizes: dict[str, int],
         groups = [g for g in order if family_of[g] == family]
         weighed = [g for g in groups if sizes[g] >= 2] or groups
         if len(weighed) < len(groups):
-            notes.append(f"{family}'s pick leaves out the settings with a single trial: "
-                         f"{', '.join(g for g in groups if g not in weighed)}")
+            notes.append(
+                f"{family}'s pick leaves out the settings with a single trial: "
+                f"{', '.join(g for g in groups if g not in weighed)}"
+            )
         leaders = leaders_among(weighed, pairs, sizes)
         out[family] = leaders[0] if leaders else weighed[0]
     return out, notes
@@ -157,39 +168,63 @@ def decide(sizes: dict[str, int], pairs: list[dict[str, Any]]) -> Verdict:
     leaders = [f for f in order if f not in beaten]
     # Each family's weakest opponent: the one it is least sure to beat (failing the rank test
     # first, then the smallest lower bound).
-    weakest = {f: min(((g, *table[f, g]) for g in order if g != f),
-                      key=lambda t: (_wins(*t[1:]), t[2][0], -t[3], t[1], t[0])) for f in order}
+    weakest = {
+        f: min(((g, *table[f, g]) for g in order if g != f), key=lambda t: (_wins(*t[1:]), t[2][0], -t[3], t[1], t[0]))
+        for f in order
+    }
     winners = [f for f in order if _wins(*weakest[f][1:])]
     if winners:
         winner = winners[0]
-        return Verdict(winner, f"a random {winner} trial beats a random trial of every other family at "
-                               f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}",
-                       None, leaders, beats)
+        return Verdict(
+            winner,
+            f"a random {winner} trial beats a random trial of every other family at "
+            f"{st.CONFIDENCE:.0%} confidence; weakest: {_describe(winner, *weakest[winner])}",
+            None,
+            leaders,
+            beats,
+        )
     closest = max(order, key=lambda f: (_wins(*weakest[f][1:]), weakest[f][2][0], -weakest[f][3], weakest[f][1]))
     closest_call = _describe(closest, *weakest[closest])
     group = ""
     if 0 < len(leaders) < len(order):  # (empty when wins go round in a cycle: nothing to say then)
-        group = (f"; leading group {', '.join(leaders)}: no family beats them at {st.CONFIDENCE:.0%} confidence, "
-                 f"and each of {', '.join(f for f in order if f not in leaders)} is beaten by one")
-    return Verdict(None, f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: "
-                         f"{closest_call}", closest_call, leaders, beats)
+        group = (
+            f"; leading group {', '.join(leaders)}: no family beats them at {st.CONFIDENCE:.0%} confidence, "
+            f"and each of {', '.join(f for f in order if f not in leaders)} is beaten by one"
+        )
+    return Verdict(
+        None,
+        f"no family beats every other at {st.CONFIDENCE:.0%} confidence{group}; closest: {closest_call}",
+        closest_call,
+        leaders,
+        beats,
+    )
 
 
 def compare(pool: Pool) -> dict[str, Any]:
     """The comparison document of a pool of trials (see the module docstring)."""
     scores = {name: st.oriented(v.values, v.failed, pool.direction) for name, v in pool.families.items()}
-    families = sorted((_family_entry(name, pool.families[name], scores[name], pool.direction) for name in scores),
-                      key=lambda entry: entry["_order"])
+    families = sorted(
+        (_family_entry(name, pool.families[name], scores[name], pool.direction) for name in scores),
+        key=lambda entry: entry["_order"],
+    )
     for entry in families:
         del entry["_order"]
     order = [entry["family"] for entry in families]
     pairs = []
     for i, a in enumerate(order):
-        for b in order[i + 1:]:
+        for b in order[i + 1 :]:
             p, ci = st.pair_statistics(scores[a], scores[b], a, b)
             rank_p, rank_p_reverse = st.rank_test(scores[a], scores[b])
-            pairs.append({"a": a, "b": b, "p": p, "ci": list(ci) if ci is not None else None,
-                          "rank_p": rank_p, "rank_p_reverse": rank_p_reverse})
+            pairs.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "p": p,
+                    "ci": list(ci) if ci is not None else None,
+                    "rank_p": rank_p,
+                    "rank_p_reverse": rank_p_reverse,
+                }
+            )
     sizes = {entry["family"]: entry["n"] for entry in families}
     verdict = decide(sizes, pairs)
     chosen: dict[str, str] = {}
@@ -197,14 +232,30 @@ def compare(pool: Pool) -> dict[str, Any]:
     if pool.by:
         chosen, pick_notes = picks(order, pairs, sizes, {g: v.family or "?" for g, v in pool.families.items()})
     return {
-        "metric": pool.metric, "direction": pool.direction, "by": list(pool.by), "values": pool.value_source,
-        "value_counts": pool.value_counts, "dataset": pool.dataset,
-        "sweeps": [{"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final}
-                   for s in pool.sweeps],
-        "statistics": {"bootstrap": "scipy.stats.bootstrap", "method": st.METHOD, "confidence": st.CONFIDENCE,
-                       "n_resamples": st.N_RESAMPLES, "seed": st.SEED,
-                       "rank_test": "scipy.stats.mannwhitneyu, one-sided", "rank_test_level": RANK_TEST_LEVEL},
-        "families": families, "pairs": pairs, "winner": verdict.winner, "reason": verdict.reason,
-        "closest": verdict.closest, "leaders": verdict.leaders, "beats": verdict.beats,
+        "metric": pool.metric,
+        "direction": pool.direction,
+        "by": list(pool.by),
+        "values": pool.value_source,
+        "value_counts": pool.value_counts,
+        "dataset": pool.dataset,
+        "sweeps": [
+            {"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final} for s in pool.sweeps
+        ],
+        "statistics": {
+            "bootstrap": "scipy.stats.bootstrap",
+            "method": st.METHOD,
+            "confidence": st.CONFIDENCE,
+            "n_resamples": st.N_RESAMPLES,
+            "seed": st.SEED,
+            "rank_test": "scipy.stats.mannwhitneyu, one-sided",
+            "rank_test_level": RANK_TEST_LEVEL,
+        },
+        "families": families,
+        "pairs": pairs,
+        "winner": verdict.winner,
+        "reason": verdict.reason,
+        "closest": verdict.closest,
+        "leaders": verdict.leaders,
+        "beats": verdict.beats,
         "notes": list(pool.notes) + pick_notes,
     } | ({"picks": chosen} if pool.by else {})

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import GVError
 from .fetch import describe, ensure_local
-
-if TYPE_CHECKING:
-    from ..data import DatasetSpec
+from .spec import DatasetSpec
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -109,8 +106,7 @@ def load_cifar10(spec: DatasetSpec, root: Path, split: str, image_size: int) -> 
         import torchvision.datasets as tvd
         from torchvision.datasets.utils import download_and_extract_archive
 
-        download_and_extract_archive(tvd.CIFAR10.url, str(root), filename=tvd.CIFAR10.filename,
-                                     md5=tvd.CIFAR10.tgz_md5)
+        download_and_extract_archive(tvd.CIFAR10.url, str(root), filename=tvd.CIFAR10.filename, md5=tvd.CIFAR10.tgz_md5)
 
     ensure_local(spec.name, root, folder, download)
     batches = [read_batch(spec.name, folder / batch) for batch in (TRAIN_BATCHES if split == "train" else TEST_BATCHES)]

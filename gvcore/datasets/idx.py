@@ -18,16 +18,14 @@ import gzip
 import math
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ..errors import GVError
 from .fetch import describe, ensure_local
-
-if TYPE_CHECKING:
-    from ..data import DatasetSpec
+from .spec import DatasetSpec
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -85,7 +83,7 @@ def read_idx(name: str, path: Path, magic: int, item_shape: tuple[int, ...]) -> 
         )
     fix = f"re-download it (delete {path.parent.parent} and run again online)"
     try:
-        with (gzip.open(source, "rb") if source.suffix == ".gz" else open(source, "rb")) as fh:
+        with gzip.open(source, "rb") if source.suffix == ".gz" else open(source, "rb") as fh:
             header = fh.read(4)
             if len(header) == 4 and int.from_bytes(header, "big") != magic:
                 kind = "image" if magic == IMAGES_MAGIC else "label"

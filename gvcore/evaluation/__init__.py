@@ -11,5 +11,5 @@ functions that score images, models and checkpoints with them.
     ladders.py       the sanity suite (`gv evaluator check`)
     api.py           evaluate_images / evaluate_model / evaluate_checkpoint / make_evaluator
 
-``gvcore.metrics`` re-exports the public names.
+Import what you need from its module (``from gvcore.evaluation.api import make_evaluator``).
 """

@@ -22,8 +22,14 @@ SEED = 0
 _REAL: dict[tuple[str, int, int], float] = {}
 
 
-def _train_and_test(images: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
-                    test_labels: torch.Tensor, num_classes: int, seed: int) -> float:
+def _train_and_test(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    num_classes: int,
+    seed: int,
+) -> float:
     threads = torch.get_num_threads()
     # One thread, as for the evaluator's own networks: batches this small don't scale past it, and
     # on cores shared with other processes two spinning threads ran 2.5x slower here.
@@ -32,15 +38,22 @@ def _train_and_test(images: torch.Tensor, labels: torch.Tensor, test_images: tor
         with torch.random.fork_rng(), torch.enable_grad():
             torch.manual_seed(seed)
             net = DomainClassifier(tuple(images.shape[1:]), num_classes)
-            _fit(net, to_unit_range(images), labels, torch.Generator().manual_seed(seed), epochs=EPOCHS,
-                 batch_size=BATCH_SIZE)
+            _fit(
+                net,
+                to_unit_range(images),
+                labels,
+                torch.Generator().manual_seed(seed),
+                epochs=EPOCHS,
+                batch_size=BATCH_SIZE,
+            )
     finally:
         torch.set_num_threads(threads)
     return accuracy_on(net, test_images, test_labels)
 
 
-def classification_accuracy_score(images: torch.Tensor, labels: torch.Tensor, train_set, test_set,
-                                  dataset: str, seed: int = SEED) -> dict[str, float]:
+def classification_accuracy_score(
+    images: torch.Tensor, labels: torch.Tensor, train_set, test_set, dataset: str, seed: int = SEED
+) -> dict[str, float]:
     """{"cas", "cas_real", "cas_images"} for uint8 samples and the labels they were drawn for."""
     m = min(len(images), len(train_set))
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:m]
@@ -49,6 +62,7 @@ def classification_accuracy_score(images: torch.Tensor, labels: torch.Tensor, tr
     key = (dataset, m, seed)
     if key not in _REAL:
         real = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:m]
-        _REAL[key] = _train_and_test(train_set.images[real], train_set.labels[real], test_set.images,
-                                     test_set.labels, k, seed)
+        _REAL[key] = _train_and_test(
+            train_set.images[real], train_set.labels[real], test_set.images, test_set.labels, k, seed
+        )
     return {"cas": cas, "cas_real": _REAL[key], "cas_images": float(m)}

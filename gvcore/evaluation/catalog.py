@@ -25,8 +25,9 @@ unit; a per-class key ``class_frac`` stands for ``class_frac/<c>``, one per clas
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from ..errors import GVError
 
@@ -58,8 +59,10 @@ def spread(name: str, *, of: str, help: str) -> KeyInfo:
 
 def standard_error(of: str) -> KeyInfo:
     """``<of>_se``: the bootstrap standard error of key ``of`` (resampling the generated images)."""
-    return dataclasses.replace(spread(f"{of}_se", of=of, help=f"bootstrap standard error of {of} (resampling the "
-                                                              "generated images)"), bootstrap=True)
+    return dataclasses.replace(
+        spread(f"{of}_se", of=of, help=f"bootstrap standard error of {of} (resampling the generated images)"),
+        bootstrap=True,
+    )
 
 
 def count(name: str, *, of: str, help: str) -> KeyInfo:
@@ -90,8 +93,9 @@ class MetricInfo:
             if "/" in key.name:  # '/' separates a per-class key from its class
                 raise ValueError(f"metric {self.name!r}: key {key.name!r} has a '/': declare it per_class=True")
             if key.better not in DIRECTIONS:
-                raise ValueError(f"metric {self.name!r}, key {key.name!r}: better={key.better!r} is not one of "
-                                 f"{DIRECTIONS}")
+                raise ValueError(
+                    f"metric {self.name!r}, key {key.name!r}: better={key.better!r} is not one of {DIRECTIONS}"
+                )
             if key.beside is not None and key.beside not in values:
                 raise ValueError(f"metric {self.name!r}: count {key.name!r} must follow the key it counts")
             if key.spread_of is not None:
@@ -131,91 +135,186 @@ NATS = "nats/image"
 
 CATALOG: dict[str, MetricInfo] = _index(
     # --- distribution distances (feature space: the domain classifier's, or Inception-v3) -------
-    MetricInfo("fid", "generated vs the real test split's features (torchmetrics FID)", cheap=True, keys=(
-        KeyInfo("fid", better="min", unit=None, help="Frechet distance between Gaussians fit to the two feature sets"),
-        standard_error("fid"),
-        count("fid_images", of="fid", help="generated images fid compared"),
-        count("fid_reference_images", of="fid", help="real reference images fid compared against"),
-    )),
-    MetricInfo("kid", "generated vs the real test split's features, over random subsets (torchmetrics KID)", keys=(
-        KeyInfo("kid", better="min", unit=None, help="unbiased kernel (MMD^2) distance, mean over the subsets"),
-        standard_error("kid"),
-        spread("kid_std", of="kid", help="standard deviation of kid over the subsets"),
-    )),
+    MetricInfo(
+        "fid",
+        "generated vs the real test split's features (torchmetrics FID)",
+        cheap=True,
+        keys=(
+            KeyInfo(
+                "fid", better="min", unit=None, help="Frechet distance between Gaussians fit to the two feature sets"
+            ),
+            standard_error("fid"),
+            count("fid_images", of="fid", help="generated images fid compared"),
+            count("fid_reference_images", of="fid", help="real reference images fid compared against"),
+        ),
+    ),
+    MetricInfo(
+        "kid",
+        "generated vs the real test split's features, over random subsets (torchmetrics KID)",
+        keys=(
+            KeyInfo("kid", better="min", unit=None, help="unbiased kernel (MMD^2) distance, mean over the subsets"),
+            standard_error("kid"),
+            spread("kid_std", of="kid", help="standard deviation of kid over the subsets"),
+        ),
+    ),
     # --- k-NN manifolds of the features (prdc) --------------------------------------------------
-    MetricInfo("precision", "k-NN manifolds of the features (Kynkaanniemi et al. 2019)", keys=(
-        KeyInfo("precision", better="max", unit=None, help="share of samples inside the real k-NN manifold (fidelity)"),
-        standard_error("precision"),
-    )),
-    MetricInfo("recall", "k-NN manifolds of the features (Kynkaanniemi et al. 2019)", keys=(
-        KeyInfo("recall", better="max", unit=None,
-                help="share of real images inside the samples' k-NN manifold (diversity)"),
-        standard_error("recall"),
-    )),
-    MetricInfo("density", "k-NN balls of the real features (Naeem et al. 2020)", keys=(
-        # No better side: about 1 for real data, above 1 when samples crowd into dense regions.
-        KeyInfo("density", better=None, unit=None,
-                help="how many real k-NN balls hold each sample, / k (about 1 for real data)"),
-        standard_error("density"),
-    )),
-    MetricInfo("coverage", "k-NN balls of the real features (Naeem et al. 2020)", keys=(
-        KeyInfo("coverage", better="max", unit=None, help="share of real images whose k-NN ball holds a sample"),
-        standard_error("coverage"),
-    )),
-    MetricInfo("memorization", "nearest training image of each sample in the classifier's features: a near-copy "
-                               "is closer to it than 99% of held-out real images are to theirs", keys=(
-        KeyInfo("memorization", better="min", unit=None,
-                help="share of samples that are near-copies of a training image (unseen real images: ~0.01)"),
-        standard_error("memorization"),
-    )),
-    MetricInfo("fid2", "fid in the second network's features (another architecture and seed)",
-               network="classifier2", keys=(
-        KeyInfo("fid2", better="min", unit=None, help="Frechet distance in classifier2's features"),
-        standard_error("fid2"),
-    )),
+    MetricInfo(
+        "precision",
+        "k-NN manifolds of the features (Kynkaanniemi et al. 2019)",
+        keys=(
+            KeyInfo(
+                "precision", better="max", unit=None, help="share of samples inside the real k-NN manifold (fidelity)"
+            ),
+            standard_error("precision"),
+        ),
+    ),
+    MetricInfo(
+        "recall",
+        "k-NN manifolds of the features (Kynkaanniemi et al. 2019)",
+        keys=(
+            KeyInfo(
+                "recall",
+                better="max",
+                unit=None,
+                help="share of real images inside the samples' k-NN manifold (diversity)",
+            ),
+            standard_error("recall"),
+        ),
+    ),
+    MetricInfo(
+        "density",
+        "k-NN balls of the real features (Naeem et al. 2020)",
+        keys=(
+            # No better side: about 1 for real data, above 1 when samples crowd into dense regions.
+            KeyInfo(
+                "density",
+                better=None,
+                unit=None,
+                help="how many real k-NN balls hold each sample, / k (about 1 for real data)",
+            ),
+            standard_error("density"),
+        ),
+    ),
+    MetricInfo(
+        "coverage",
+        "k-NN balls of the real features (Naeem et al. 2020)",
+        keys=(
+            KeyInfo("coverage", better="max", unit=None, help="share of real images whose k-NN ball holds a sample"),
+            standard_error("coverage"),
+        ),
+    ),
+    MetricInfo(
+        "memorization",
+        "nearest training image of each sample in the classifier's features: a near-copy "
+        "is closer to it than 99% of held-out real images are to theirs",
+        keys=(
+            KeyInfo(
+                "memorization",
+                better="min",
+                unit=None,
+                help="share of samples that are near-copies of a training image (unseen real images: ~0.01)",
+            ),
+            standard_error("memorization"),
+        ),
+    ),
+    MetricInfo(
+        "fid2",
+        "fid in the second network's features (another architecture and seed)",
+        network="classifier2",
+        keys=(
+            KeyInfo("fid2", better="min", unit=None, help="Frechet distance in classifier2's features"),
+            standard_error("fid2"),
+        ),
+    ),
     # --- the domain classifier's view of the samples --------------------------------------------
-    MetricInfo("classifier_score", "Inception-Score analogue under the domain classifier, over splits "
-                                   "(torchmetrics IS)", keys=(
-        KeyInfo("classifier_score", better="max", unit=None, help="exp E KL(p(y|x) || p(y)), mean over the splits"),
-        spread("classifier_score_std", of="classifier_score",
-               help="standard deviation of classifier_score over the splits"),
-    )),
-    MetricInfo("modes", "class histogram of the samples under the label reader", network="reader", keys=(
-        KeyInfo("classes_covered", better="max", unit=None,
-                help="classes holding at least a quarter of their share of the data"),
-        KeyInfo("class_kl", better="min", unit="nats", help="KL(samples || data) of the class histograms"),
-        KeyInfo("mode_collapse", better="min", unit=None, help="1 when a class of the data is not covered, else 0"),
-        KeyInfo("class_frac", better=None, unit=None, help="share of the samples in class <c>", per_class=True),
-    )),
+    MetricInfo(
+        "classifier_score",
+        "Inception-Score analogue under the domain classifier, over splits (torchmetrics IS)",
+        keys=(
+            KeyInfo("classifier_score", better="max", unit=None, help="exp E KL(p(y|x) || p(y)), mean over the splits"),
+            spread(
+                "classifier_score_std",
+                of="classifier_score",
+                help="standard deviation of classifier_score over the splits",
+            ),
+        ),
+    ),
+    MetricInfo(
+        "modes",
+        "class histogram of the samples under the label reader",
+        network="reader",
+        keys=(
+            KeyInfo(
+                "classes_covered",
+                better="max",
+                unit=None,
+                help="classes holding at least a quarter of their share of the data",
+            ),
+            KeyInfo("class_kl", better="min", unit="nats", help="KL(samples || data) of the class histograms"),
+            KeyInfo("mode_collapse", better="min", unit=None, help="1 when a class of the data is not covered, else 0"),
+            KeyInfo("class_frac", better=None, unit=None, help="share of the samples in class <c>", per_class=True),
+        ),
+    ),
     # --- conditional samples --------------------------------------------------------------------
-    MetricInfo("label_acc", "conditional samples under the label reader", needs="labels", cheap=True,
-               network="reader", keys=(
-        KeyInfo("label_acc", better="max", unit=None,
-                help="share of samples the reader puts in the class they were drawn for"),
-    )),
-    MetricInfo("intra_fid", "per class: the samples drawn for class c vs the real test images of class c",
-               needs="labels", keys=(
-        KeyInfo("intra_fid", better="min", unit=None, help="mean over the classes of the per-class fid"),
-    )),
-    MetricInfo("cas", "Classification Accuracy Score (Ravuri & Vinyals 2019): the classifier's architecture "
-                      "trained on the labelled samples, tested on the real test split", needs="labels",
-               network="cas", keys=(
-        KeyInfo("cas", better="max", unit=None, help="test accuracy of a classifier trained on the samples"),
-        KeyInfo("cas_real", better=None, unit=None,
-                help="the same classifier trained on as many real training images (the ceiling)"),
-        count("cas_images", of="cas", help="labelled images each of the two classifiers was trained on"),
-    )),
+    MetricInfo(
+        "label_acc",
+        "conditional samples under the label reader",
+        needs="labels",
+        cheap=True,
+        network="reader",
+        keys=(
+            KeyInfo(
+                "label_acc",
+                better="max",
+                unit=None,
+                help="share of samples the reader puts in the class they were drawn for",
+            ),
+        ),
+    ),
+    MetricInfo(
+        "intra_fid",
+        "per class: the samples drawn for class c vs the real test images of class c",
+        needs="labels",
+        keys=(KeyInfo("intra_fid", better="min", unit=None, help="mean over the classes of the per-class fid"),),
+    ),
+    MetricInfo(
+        "cas",
+        "Classification Accuracy Score (Ravuri & Vinyals 2019): the classifier's architecture "
+        "trained on the labelled samples, tested on the real test split",
+        needs="labels",
+        network="cas",
+        keys=(
+            KeyInfo("cas", better="max", unit=None, help="test accuracy of a classifier trained on the samples"),
+            KeyInfo(
+                "cas_real",
+                better=None,
+                unit=None,
+                help="the same classifier trained on as many real training images (the ceiling)",
+            ),
+            count("cas_images", of="cas", help="labelled images each of the two classifiers was trained on"),
+        ),
+    ),
     # --- likelihood of the test split (VAEs) ----------------------------------------------------
-    MetricInfo("nelbo", "the test split under the model, one latent draw per image", needs="vae", cheap=True,
-               network="model", keys=(
-        KeyInfo("nelbo", better="min", unit=NATS, help="negative ELBO, reconstruction + KL"),
-        KeyInfo("nelbo_recon", better="min", unit=NATS, help="its reconstruction term"),
-        KeyInfo("nelbo_kl", better="min", unit=NATS, help="its KL(q(z|x) || p(z)) term"),
-    )),
-    MetricInfo("iw_nll", "the test split under the model, importance-weighted (Burda et al. 2016); slow, so only "
-                         "when asked for by name", needs="vae", on_request=True, network="model", keys=(
-        KeyInfo("iw_nll", better="min", unit=NATS, help="importance-weighted negative log-likelihood bound"),
-    )),
+    MetricInfo(
+        "nelbo",
+        "the test split under the model, one latent draw per image",
+        needs="vae",
+        cheap=True,
+        network="model",
+        keys=(
+            KeyInfo("nelbo", better="min", unit=NATS, help="negative ELBO, reconstruction + KL"),
+            KeyInfo("nelbo_recon", better="min", unit=NATS, help="its reconstruction term"),
+            KeyInfo("nelbo_kl", better="min", unit=NATS, help="its KL(q(z|x) || p(z)) term"),
+        ),
+    ),
+    MetricInfo(
+        "iw_nll",
+        "the test split under the model, importance-weighted (Burda et al. 2016); slow, so only when asked for by name",
+        needs="vae",
+        on_request=True,
+        network="model",
+        keys=(KeyInfo("iw_nll", better="min", unit=NATS, help="importance-weighted negative log-likelihood bound"),),
+    ),
 )
 
 # Distances: what `gv evaluator check` requires to get worse along every disturbance ladder.
@@ -258,8 +357,12 @@ def spread_key(key: str) -> str | None:
 def display_order() -> list[str]:
     """Every key that gets a table column or row of its own, in display order: spreads (shown under
     their value) and per-class keys (one per class) left out."""
-    return [info.name for metric in CATALOG.values() for info in metric.keys
-            if info.spread_of is None and not info.per_class and info.beside is None]
+    return [
+        info.name
+        for metric in CATALOG.values()
+        for info in metric.keys
+        if info.spread_of is None and not info.per_class and info.beside is None
+    ]
 
 
 def counts_of(key: str) -> list[str]:
@@ -279,8 +382,10 @@ AUTO = "auto"  # the cheap in-training set: fid, plus label_acc / nelbo where th
 
 
 def _needs_message(metric: MetricInfo, where: str) -> str:
-    fix = {"labels": ": a conditional family (cgan, cvae) or an .npz with a 'labels' array",
-           "vae": " (it scores the test split's likelihood), not a GAN or a file of images"}
+    fix = {
+        "labels": ": a conditional family (cgan, cvae) or an .npz with a 'labels' array",
+        "vae": " (it scores the test split's likelihood), not a GAN or a file of images",
+    }
     return f"metric '{metric.name}' in {where} needs {NEEDS[metric.needs]}{fix[metric.needs]}"
 
 
@@ -289,12 +394,19 @@ def metric_of(key: str) -> str | None:
     what a sweep ranking by eval/<key> must add to eval.metrics."""
     if key in CATALOG:
         return key
-    return next((metric.name for metric in CATALOG.values()
-                 if any(info.name == key and not info.per_class for info in metric.keys)), None)
+    return next(
+        (
+            metric.name
+            for metric in CATALOG.values()
+            if any(info.name == key and not info.per_class for info in metric.keys)
+        ),
+        None,
+    )
 
 
-def resolve_metrics(text: str | Sequence[str] | None, *, has_labels: bool, is_vae: bool,
-                    where: str = "--metrics") -> list[str]:
+def resolve_metrics(
+    text: str | Sequence[str] | None, *, has_labels: bool, is_vae: bool, where: str = "--metrics"
+) -> list[str]:
     """Metric names from 'fid,kid', 'auto', 'all' (combinable; key names such as 'mode_collapse'
     name their metric). A named metric that cannot apply is an error; auto/all skip those."""
     parts = text.split(",") if isinstance(text, str) else list(text or [])
@@ -306,13 +418,14 @@ def resolve_metrics(text: str | Sequence[str] | None, *, has_labels: bool, is_va
     names: list[str] = []
     for part in parts:
         if part in (ALL, AUTO):
-            names += [n for n, m in CATALOG.items()
-                      if applies(m) and (m.cheap if part == AUTO else not m.on_request)]
+            names += [n for n, m in CATALOG.items() if applies(m) and (m.cheap if part == AUTO else not m.on_request)]
             continue
         name = metric_of(part)
         if name is None:
-            raise GVError(f"unknown metric '{part}' in {where}: choose from {', '.join(CATALOG)}, "
-                          f"'{AUTO}' (the cheap in-training set) or '{ALL}' (every metric that applies)")
+            raise GVError(
+                f"unknown metric '{part}' in {where}: choose from {', '.join(CATALOG)}, "
+                f"'{AUTO}' (the cheap in-training set) or '{ALL}' (every metric that applies)"
+            )
         if not applies(CATALOG[name]):
             raise GVError(_needs_message(CATALOG[name], where))
         names.append(name)

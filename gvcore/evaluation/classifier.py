@@ -31,10 +31,11 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -96,23 +97,41 @@ def _body(arch: str, c: int, h: int, w: int, width: int, feature_dim: int) -> nn
     if arch == "pooled":
         side_h, side_w = h // 4, w // 4
         return nn.Sequential(
-            nn.Conv2d(c, width // 2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width // 2, width, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(width * side_h * side_w, feature_dim), nn.ReLU(),
+            nn.Conv2d(c, width // 2, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width // 2, width, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(width * side_h * side_w, feature_dim),
+            nn.ReLU(),
         )
     side_h, side_w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
     return nn.Sequential(
-        nn.Conv2d(c, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-        nn.Flatten(), nn.Linear(2 * width * side_h * side_w, feature_dim), nn.ReLU(),
+        nn.Conv2d(c, width, 3, stride=2, padding=1),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(2 * width * side_h * side_w, feature_dim),
+        nn.ReLU(),
     )
 
 
 class DomainClassifier(nn.Module):
     """A small CNN (see :data:`NETWORKS`) and one hidden layer: features, then logits."""
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, width: int = WIDTH,
-                 feature_dim: int = FEATURE_DIM, arch: str = "strided"):
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int,
+        width: int = WIDTH,
+        feature_dim: int = FEATURE_DIM,
+        arch: str = "strided",
+    ):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = tuple(image_shape)
@@ -187,11 +206,14 @@ def acquire_lock(folder: Path, holder: str):
         lock = FileLock(str(folder / "lock"), timeout=LOCK_TIMEOUT_S)
         lock.acquire()
     except Timeout:  # a subclass of OSError: caught first
-        raise GVError(f"waited {LOCK_TIMEOUT_S:.0f}s for {holder} ({folder / 'lock'}); "
-                      "if no gv process is running, delete that lock file") from None
+        raise GVError(
+            f"waited {LOCK_TIMEOUT_S:.0f}s for {holder} ({folder / 'lock'}); "
+            "if no gv process is running, delete that lock file"
+        ) from None
     except OSError as exc:
-        raise GVError(f"cannot write the evaluator cache {folder} ({exc.strerror or exc}); "
-                      "set GV_CACHE_DIR to a writable folder") from None
+        raise GVError(
+            f"cannot write the evaluator cache {folder} ({exc.strerror or exc}); set GV_CACHE_DIR to a writable folder"
+        ) from None
     return lock
 
 
@@ -213,8 +235,9 @@ def safe_load(path: Path, expected_format: str, log: Log) -> dict[str, Any] | No
 # --- training -----------------------------------------------------------------------------------
 
 
-def random_affine(images: torch.Tensor, generator: torch.Generator, rotate_deg: float = 10.0,
-                  scale: float = 0.1, shift: float = 0.1) -> torch.Tensor:
+def random_affine(
+    images: torch.Tensor, generator: torch.Generator, rotate_deg: float = 10.0, scale: float = 0.1, shift: float = 0.1
+) -> torch.Tensor:
     """Small random rotations, zooms and shifts: 4,500 digits are few, and this is the cheapest
     way to make the classifier robust to how generators misplace strokes."""
     n = images.shape[0]
@@ -232,8 +255,9 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, rotate_deg: 
     return F.grid_sample(images + 1, grid, align_corners=False) - 1
 
 
-def random_blur(images: torch.Tensor, generator: torch.Generator, p: float = 0.25,
-                sigma: tuple[float, float] = (0.3, 0.8)) -> torch.Tensor:
+def random_blur(
+    images: torch.Tensor, generator: torch.Generator, p: float = 0.25, sigma: tuple[float, float] = (0.3, 0.8)
+) -> torch.Tensor:
     """Light Gaussian blur on a random quarter of the batch. Real digits are sharp; a VAE's samples
     are soft means. Trained on sharp digits only, the classifier read soft digits as '8': a CVAE
     whose every row is visibly the right digit scored label_acc 0.61 (0.85 with this), a VAE's
@@ -257,8 +281,16 @@ def accuracy_on(net: DomainClassifier, images: torch.Tensor, labels: torch.Tenso
     return float((logits.argmax(1) == labels).float().mean())
 
 
-def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator,
-         augment: bool = False, epochs: int = EPOCHS, max_steps: int = MAX_STEPS, batch_size: int = BATCH_SIZE) -> int:
+def _fit(
+    net: DomainClassifier,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator,
+    augment: bool = False,
+    epochs: int = EPOCHS,
+    max_steps: int = MAX_STEPS,
+    batch_size: int = BATCH_SIZE,
+) -> int:
     """The training loop: AdamW with a one-cycle schedule, label smoothing; ``augment`` adds random
     affine jitter and blur (the label reader)."""
     n = images.shape[0]
@@ -271,7 +303,7 @@ def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, gene
         epoch, i = divmod(step, steps_per_epoch)
         if i == 0:
             perm = torch.randperm(n, generator=generator).to(images.device)
-        idx = perm[i * batch_size:(i + 1) * batch_size]
+        idx = perm[i * batch_size : (i + 1) * batch_size]
         batch = random_blur(random_affine(images[idx], generator), generator) if augment else images[idx]
         _, logits = net(batch)
         loss = F.cross_entropy(logits, labels[idx], label_smoothing=LABEL_SMOOTHING)
@@ -283,8 +315,13 @@ def _fit(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, gene
     return total
 
 
-def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
-                     device: str | torch.device = "cpu", network: str = "classifier") -> DomainClassifier:
+def train_classifier(
+    dataset: str,
+    data_dir: str | os.PathLike | None = "",
+    image_size: int = 0,
+    device: str | torch.device = "cpu",
+    network: str = "classifier",
+) -> DomainClassifier:
     """Train one of the evaluator's networks on the training split; measure it on the test split.
 
     Runs under its own RNG (fork_rng): asking for an evaluator in the middle of a training run
@@ -304,18 +341,33 @@ def train_classifier(dataset: str, data_dir: str | os.PathLike | None = "", imag
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(recipe.seed)
             net = DomainClassifier(train_set.image_shape, train_set.num_classes, arch=recipe.arch).to(device)
-            steps = _fit(net, train_set.to_float(device), train_set.labels.to(device),
-                         torch.Generator().manual_seed(recipe.seed), augment=recipe.augment)
+            steps = _fit(
+                net,
+                train_set.to_float(device),
+                train_set.labels.to(device),
+                torch.Generator().manual_seed(recipe.seed),
+                augment=recipe.augment,
+            )
     finally:
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     net.meta = {
-        "dataset": dataset, "network": network, "arch": recipe.arch, "augment": recipe.augment, "seed": recipe.seed,
-        "image_shape": list(train_set.image_shape), "num_classes": train_set.num_classes,
+        "dataset": dataset,
+        "network": network,
+        "arch": recipe.arch,
+        "augment": recipe.augment,
+        "seed": recipe.seed,
+        "image_shape": list(train_set.image_shape),
+        "num_classes": train_set.num_classes,
         "accuracy": accuracy_on(net, test_set.images, test_set.labels),
-        "train_images": len(train_set), "test_images": len(test_set), "steps": steps,
-        "train_seconds": round(seconds, 2), "version": CLASSIFIER_VERSION, "id": uuid.uuid4().hex,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": str(torch.__version__),
+        "train_images": len(train_set),
+        "test_images": len(test_set),
+        "steps": steps,
+        "train_seconds": round(seconds, 2),
+        "version": CLASSIFIER_VERSION,
+        "id": uuid.uuid4().hex,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "torch": str(torch.__version__),
     }
     return net.cpu()
 
@@ -330,8 +382,11 @@ def _from_payload(payload: dict[str, Any] | None, dataset: str, network: str) ->
     version's, or damaged (then it is retrained)."""
     try:
         meta = payload["meta"]  # type: ignore[index]
-        if (meta.get("dataset") != dataset or meta.get("version") != CLASSIFIER_VERSION
-                or meta.get("network") != network):
+        if (
+            meta.get("dataset") != dataset
+            or meta.get("version") != CLASSIFIER_VERSION
+            or meta.get("network") != network
+        ):
             return None
         net = DomainClassifier(tuple(meta["image_shape"]), int(meta["num_classes"]), arch=NETWORKS[network].arch)
         net.load_state_dict(payload["state_dict"])  # type: ignore[index]
@@ -342,9 +397,16 @@ def _from_payload(payload: dict[str, Any] | None, dataset: str, network: str) ->
     return net
 
 
-def get_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
-                   cache_dir: str | os.PathLike | None = None, *, retrain: bool = False,
-                   log: Log = _stderr, network: str = "classifier") -> DomainClassifier:
+def get_classifier(
+    dataset: str,
+    data_dir: str | os.PathLike | None = "",
+    image_size: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    retrain: bool = False,
+    log: Log = _stderr,
+    network: str = "classifier",
+) -> DomainClassifier:
     """One of the dataset's evaluator networks (``classifier``, ``reader``, ``classifier2``):
     from this process, from the cache, or trained now (once)."""
     check_network(network)
@@ -362,8 +424,10 @@ def get_classifier(dataset: str, data_dir: str | os.PathLike | None = "", image_
                 log(f"training the {dataset} evaluator network '{network}' (once; cached in {folder})")
                 net = train_classifier(dataset, data_dir, image_size, network=network)
                 atomic_save({"format": FORMAT, "meta": net.meta, "state_dict": net.state_dict()}, path)
-                log(f"{dataset} evaluator '{network}': held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
-                    f"test images (trained in {net.meta['train_seconds']:.0f}s)")
+                log(
+                    f"{dataset} evaluator '{network}': held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
+                    f"test images (trained in {net.meta['train_seconds']:.0f}s)"
+                )
         finally:
             lock.release()
     net.meta["path"] = str(path)

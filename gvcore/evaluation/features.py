@@ -69,19 +69,28 @@ class Evaluator:
     _classifier2: DomainClassifier | None = None
 
     @classmethod
-    def load(cls, dataset: str, data_dir: str | os.PathLike | None = "", image_size: int = 0,
-             cache_dir: str | os.PathLike | None = None, feature_space: str = "classifier",
-             log: Log = _stderr) -> "Evaluator":
+    def load(
+        cls,
+        dataset: str,
+        data_dir: str | os.PathLike | None = "",
+        image_size: int = 0,
+        cache_dir: str | os.PathLike | None = None,
+        feature_space: str = "classifier",
+        log: Log = _stderr,
+    ) -> Evaluator:
         check_feature_space(feature_space)
-        nets = {name: get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network=name)
-                for name in ("classifier", "reader")}
+        nets = {
+            name: get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network=name)
+            for name in ("classifier", "reader")
+        }
         return cls(nets["classifier"], nets["reader"], feature_space, dataset, data_dir, image_size, cache_dir)
 
     @property
     def classifier2(self) -> DomainClassifier:
         if self._classifier2 is None:
-            self._classifier2 = get_classifier(self.dataset, self.data_dir, self.image_size, self.cache_dir,
-                                               network="classifier2")
+            self._classifier2 = get_classifier(
+                self.dataset, self.data_dir, self.image_size, self.cache_dir, network="classifier2"
+            )
         return self._classifier2
 
     @property
@@ -165,8 +174,9 @@ class InceptionFeatures(nn.Module):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
-        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                      feature_extractor_weights_path=str(weights))
+        self.net = NoTrainInceptionV3(
+            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights)
+        )
         self.num_features = 2048
 
     @torch.no_grad()
@@ -181,20 +191,26 @@ def load_inception() -> InceptionFeatures:
     try:
         import torch_fidelity  # noqa: F401  (torchmetrics' Inception needs it)
     except ImportError:
-        raise GVError("--features inception needs the package torch-fidelity: pip install 'gv[inception]' "
-                      "(or torch-fidelity), or use the default --features classifier") from None
+        raise GVError(
+            "--features inception needs the package torch-fidelity: pip install 'gv[inception]' "
+            "(or torch-fidelity), or use the default --features classifier"
+        ) from None
     path = inception_weights_path()
     if not path.is_file():
-        raise GVError(f"--features inception: no Inception-v3 weights at {path} and gv never downloads them; "
-                      f"copy torch-fidelity's {INCEPTION_WEIGHTS_FILE} there (or set GV_INCEPTION_WEIGHTS=FILE), "
-                      "or use the default --features classifier")
+        raise GVError(
+            f"--features inception: no Inception-v3 weights at {path} and gv never downloads them; "
+            f"copy torch-fidelity's {INCEPTION_WEIGHTS_FILE} there (or set GV_INCEPTION_WEIGHTS=FILE), "
+            "or use the default --features classifier"
+        )
     try:
         # torch-fidelity loads the file with weights_only=False; refuse anything but plain tensors first.
         torch.load(path, map_location="cpu", weights_only=True)
         return InceptionFeatures(path)
     except Exception as exc:
-        raise GVError(f"--features inception: {path} is not a usable Inception-v3 weights file "
-                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+        raise GVError(
+            f"--features inception: {path} is not a usable Inception-v3 weights file "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+        ) from None
 
 
 @torch.no_grad()
@@ -212,19 +228,22 @@ def check_feature_space(name: str) -> str:
     return name
 
 
-def reference_from_images(images: torch.Tensor, labels: torch.Tensor | None, evaluator: Evaluator,
-                          description: str) -> Reference:
+def reference_from_images(
+    images: torch.Tensor, labels: torch.Tensor | None, evaluator: Evaluator, description: str
+) -> Reference:
     """A reference set from any real images (uint8 N, C, H, W), e.g. a bigger held-out set."""
     features, _ = evaluator.features(images)
-    return Reference(description, features, evaluator.read(images), labels, evaluator.num_classes,
-                     evaluator.feature_space, images)
+    return Reference(
+        description, features, evaluator.read(images), labels, evaluator.num_classes, evaluator.feature_space, images
+    )
 
 
 _REFERENCES: dict[tuple[Path, str], Reference] = {}
 
 
-def dataset_reference(dataset: str, evaluator: Evaluator, data_dir: str | os.PathLike | None = "",
-                      image_size: int = 0, log: Log = _stderr) -> Reference:
+def dataset_reference(
+    dataset: str, evaluator: Evaluator, data_dir: str | os.PathLike | None = "", image_size: int = 0, log: Log = _stderr
+) -> Reference:
     """The dataset's test split as a Reference, cached on disk beside its networks.
 
     The cache is tied to the networks that made it (their ids): a retrained network has another
@@ -241,11 +260,26 @@ def dataset_reference(dataset: str, evaluator: Evaluator, data_dir: str | os.Pat
     description = f"{dataset} test split ({len(test_set):,} images)"
     payload = safe_load(path, REFERENCE_FORMAT, log)
     if payload is not None and payload.get("ids") == ids:
-        ref = Reference(description, payload["features"], payload["logits"], payload["labels"],
-                        evaluator.num_classes, space, test_set.images)
+        ref = Reference(
+            description,
+            payload["features"],
+            payload["logits"],
+            payload["labels"],
+            evaluator.num_classes,
+            space,
+            test_set.images,
+        )
     else:
         ref = reference_from_images(test_set.images, test_set.labels, evaluator, description)
-        atomic_save({"format": REFERENCE_FORMAT, "ids": ids, "features": ref.features,
-                     "logits": ref.logits, "labels": ref.labels}, path)
+        atomic_save(
+            {
+                "format": REFERENCE_FORMAT,
+                "ids": ids,
+                "features": ref.features,
+                "logits": ref.logits,
+                "labels": ref.labels,
+            },
+            path,
+        )
     _REFERENCES[key] = ref
     return ref

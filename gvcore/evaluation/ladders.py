@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,14 +71,15 @@ def _occlusion(x: torch.Tensor, level: float, g: torch.Generator, labels: torch.
     top = torch.randint(0, h - rh + 1, (n,), generator=g)
     left = torch.randint(0, w - rw + 1, (n,), generator=g)
     rows, cols = torch.arange(h)[None, :], torch.arange(w)[None, :]
-    inside = (((rows >= top[:, None]) & (rows < top[:, None] + rh))[:, :, None]
-              & ((cols >= left[:, None]) & (cols < left[:, None] + rw))[:, None, :])
+    inside = ((rows >= top[:, None]) & (rows < top[:, None] + rh))[:, :, None] & (
+        (cols >= left[:, None]) & (cols < left[:, None] + rw)
+    )[:, None, :]
     return torch.where(inside[:, None], torch.full_like(x, 128), x)
 
 
 def _mode_dropping(x: torch.Tensor, level: float, g: torch.Generator, labels: torch.Tensor) -> torch.Tensor:
     classes = labels.unique()
-    kept = classes[torch.randperm(len(classes), generator=g)[:max(1, len(classes) - int(level))]]
+    kept = classes[torch.randperm(len(classes), generator=g)[: max(1, len(classes) - int(level))]]
     pool = torch.nonzero(torch.isin(labels, kept)).flatten()
     return x[pool[torch.randint(0, len(pool), (len(x),), generator=g)]]
 
@@ -98,8 +100,12 @@ def _contamination(x: torch.Tensor, level: float, g: torch.Generator, labels: to
 
 
 DISTURB: dict[str, Callable[[torch.Tensor, float, torch.Generator, torch.Tensor], torch.Tensor]] = {
-    "noise": _noise, "blur": _blur, "salt_pepper": _salt_pepper, "occlusion": _occlusion,
-    "mode_dropping": _mode_dropping, "contamination": _contamination,
+    "noise": _noise,
+    "blur": _blur,
+    "salt_pepper": _salt_pepper,
+    "occlusion": _occlusion,
+    "mode_dropping": _mode_dropping,
+    "contamination": _contamination,
 }
 
 
@@ -136,8 +142,10 @@ def run_ladders(scorer: Any, seed: int = 0) -> list[LadderResult]:
     results = []
     for i, (name, levels) in enumerate(LEVELS.items()):
         g = torch.Generator().manual_seed(seed * 100 + i)
-        scores = [clean] + [scorer.score(DISTURB[name](test.images, level, g, test.labels), None, METRICS,
-                                         bootstrap=False) for level in levels]
+        scores = [clean] + [
+            scorer.score(DISTURB[name](test.images, level, g, test.labels), None, METRICS, bootstrap=False)
+            for level in levels
+        ]
         results.append(LadderResult(name, (0.0, *levels), scores))
     return results
 
@@ -146,13 +154,19 @@ def summary(results: list[LadderResult], scorer: Any) -> dict[str, Any]:
     """What check.json and `--json` hold."""
     ev = scorer.evaluator
     return {
-        "dataset": scorer.dataset, "passed": all(r.passed for r in results),
-        "ladders_passed": sum(r.passed for r in results), "ladders": len(results), "judged": list(DISTANCES),
-        "networks": {name: {"accuracy": net.accuracy, "id": net.meta.get("id")}
-                     for name, net in (("classifier", ev.classifier), ("reader", ev.reader),
-                                       ("classifier2", ev.classifier2))},
-        "results": {r.name: {"levels": list(r.levels), "scores": r.scores, "passed": r.passed,
-                             "failures": r.failures()} for r in results},
+        "dataset": scorer.dataset,
+        "passed": all(r.passed for r in results),
+        "ladders_passed": sum(r.passed for r in results),
+        "ladders": len(results),
+        "judged": list(DISTANCES),
+        "networks": {
+            name: {"accuracy": net.accuracy, "id": net.meta.get("id")}
+            for name, net in (("classifier", ev.classifier), ("reader", ev.reader), ("classifier2", ev.classifier2))
+        },
+        "results": {
+            r.name: {"levels": list(r.levels), "scores": r.scores, "passed": r.passed, "failures": r.failures()}
+            for r in results
+        },
     }
 
 
@@ -178,7 +192,7 @@ def plot(results: list[LadderResult], path: Any) -> None:
         ax.set_title(f"{r.name}: {'passed' if r.passed else 'FAILED'}", fontsize=10)
         ax.set_xlabel("level")
         ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(results):]:
+    for ax in list(axes.flat)[len(results) :]:
         ax.axis("off")
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -20,9 +20,10 @@ import contextlib
 import io
 import math
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -190,8 +191,12 @@ def kid(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.kid import KernelInceptionDistance
 
     size = min(KID_SUBSET_SIZE, len(ctx.reference), ctx.features.shape[0])
-    metric = _quiet_metric(KernelInceptionDistance, feature=PrecomputedFeatures(ctx.features.shape[1]),
-                           subsets=KID_SUBSETS, subset_size=size)
+    metric = _quiet_metric(
+        KernelInceptionDistance,
+        feature=PrecomputedFeatures(ctx.features.shape[1]),
+        subsets=KID_SUBSETS,
+        subset_size=size,
+    )
     metric.update(ctx.reference.features, real=True)
     metric.update(ctx.features, real=False)
     mean, std = metric.compute()
@@ -236,8 +241,9 @@ def classifier_score(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.inception import InceptionScore
 
     logits = ctx.classifier_view[1]  # the classifier's, not the reader's: it must not forgive blur
-    metric = _quiet_metric(InceptionScore, feature=PrecomputedFeatures(logits.shape[1]),
-                           splits=min(SCORE_SPLITS, logits.shape[0]))
+    metric = _quiet_metric(
+        InceptionScore, feature=PrecomputedFeatures(logits.shape[1]), splits=min(SCORE_SPLITS, logits.shape[0])
+    )
     metric.update(logits)
     mean, std = metric.compute()
     return {"classifier_score": float(mean), "classifier_score_std": float(std)}
@@ -279,8 +285,9 @@ def intra_fid(ctx: Context) -> dict[str, float]:
 
 @register("cas")
 def cas(ctx: Context) -> dict[str, float]:
-    return classification_accuracy_score(ctx.images, ctx.labels.cpu(), ctx.train_set, ctx.test_set, ctx.dataset,
-                                         ctx.seed)
+    return classification_accuracy_score(
+        ctx.images, ctx.labels.cpu(), ctx.train_set, ctx.test_set, ctx.dataset, ctx.seed
+    )
 
 
 # --- likelihood (VAEs) --------------------------------------------------------------------------
@@ -289,8 +296,8 @@ def cas(ctx: Context) -> dict[str, float]:
 def _test_batches(ctx: Context, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     device = ctx.model.device
     for start in range(0, len(ctx.test_set), batch_size):
-        images = ctx.test_set.images[start:start + batch_size]
-        labels = ctx.test_set.labels[start:start + batch_size].to(device) if ctx.model.conditional else None
+        images = ctx.test_set.images[start : start + batch_size]
+        labels = ctx.test_set.labels[start : start + batch_size].to(device) if ctx.model.conditional else None
         yield images.to(device).float().div(127.5).sub(1.0), labels
 
 
@@ -332,8 +339,10 @@ def iw_nll(ctx: Context) -> dict[str, float]:
 # Every declared metric has its function: a declaration without one would be offered by --help
 # and resolve_metrics, then fail in run_metrics.
 if METRICS.keys() != CATALOG.keys():
-    raise LookupError(f"metrics declared in catalog.py without a registered function: "
-                      f"{', '.join(sorted(CATALOG.keys() - METRICS.keys()))}")
+    raise LookupError(
+        f"metrics declared in catalog.py without a registered function: "
+        f"{', '.join(sorted(CATALOG.keys() - METRICS.keys()))}"
+    )
 
 
 # --- running ------------------------------------------------------------------------------------

@@ -56,8 +56,9 @@ def _sqrt_psd(cov: torch.Tensor) -> torch.Tensor:
     return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
 
 
-def frechet(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor,
-            sqrt2: torch.Tensor | None = None) -> float:
+def frechet(
+    mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor, sqrt2: torch.Tensor | None = None
+) -> float:
     """The Frechet distance of two Gaussians (the FID formula). tr sqrt(cov1 cov2) is taken as
     tr sqrt(A cov1 A) with A = sqrt(cov2): a symmetric eigenproblem (same value as torchmetrics'
     eigenvalues of cov1 @ cov2, faster and stable); ``sqrt2``: A, when it is at hand."""
@@ -135,7 +136,9 @@ def prdc_se(real: torch.Tensor, fake: torch.Tensor, k: int, generator: torch.Gen
     drawn = (counts > 0).float()
     recall = ((drawn @ reached.float()) > 0).float().mean(1)
     coverage = ((drawn @ inside.float()) > 0).float().mean(1)  # real j's ball holds a drawn fake
-    return {"precision_se": scale * float((counts @ precision / fake.shape[0]).std()),
-            "recall_se": scale * float(recall.std()),
-            "density_se": scale * float((counts @ density / fake.shape[0]).std()),
-            "coverage_se": scale * float(coverage.std())}
+    return {
+        "precision_se": scale * float((counts @ precision / fake.shape[0]).std()),
+        "recall_se": scale * float(recall.std()),
+        "density_se": scale * float((counts @ density / fake.shape[0]).std()),
+        "coverage_se": scale * float(coverage.std()),
+    }

@@ -4,25 +4,30 @@ the PNG figures in ``--out``."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import GVError
 from ..rundir import write_json, write_text
+from ..sweep.leaderboard import read as read_leaderboard
+from .best_trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
 from .figures import curves_figures, make_figures, sensitivity_figure
-from .page import embed_image
-from .page import render_html, table_columns
+from .page import embed_image, render_html, table_columns
+from .trust import evaluator_status, memorization_flags, nearest_neighbour_figure, rank_agreement
 from .verdict import axis_verdicts, seed_spread
 from .verdict import render as render_verdict
 from .verdict import to_json as verdict_json
-from ..leaderboard import read as read_leaderboard
-from .trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
-from .trust import evaluator_status, memorization_flags, nearest_neighbour_figure, rank_agreement
 
 
-def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", eval_samples: int = 10_000,
-                 device: str = "cpu", progress=None) -> dict[str, Any]:
+def build_report(
+    sweep_dirs: list[Path],
+    out: Path,
+    metric: str = "eval/fid",
+    eval_samples: int = 10_000,
+    device: str = "cpu",
+    progress=None,
+) -> dict[str, Any]:
     """Write report.html, report.json and the figures into ``out``; returns the report.json data."""
     from ..trainer import load_model
 
@@ -33,8 +38,10 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         raise GVError(f"the sweeps {', '.join(map(str, sweep_dirs))} have no trials yet")
     best_rows = pick_best(rows, metric, mode)
     if not best_rows:
-        raise GVError(f"no trial in {', '.join(map(str, sweep_dirs))} has a finite {metric} and a checkpoint on disk: "
-                      "pick another --metric (see `gv results`) or let the sweep finish")
+        raise GVError(
+            f"no trial in {', '.join(map(str, sweep_dirs))} has a finite {metric} and a checkpoint on disk: "
+            "pick another --metric (see `gv results`) or let the sweep finish"
+        )
     step = progress or (lambda text: None)
     entries: list[Entry] = []
     for family, row in best_rows.items():
@@ -47,7 +54,7 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
         full = row.final or {}
         if not full:
             step(f"{family}: evaluating {eval_samples} samples with every metric")
-            from ..metrics import evaluate_model
+            from ..evaluation.api import evaluate_model
 
             full = evaluate_model(model, cfg, eval_samples)
             entry.notes["evaluated_samples"] = eval_samples
@@ -74,26 +81,43 @@ def build_report(sweep_dirs: list[Path], out: Path, metric: str = "eval/fid", ev
     columns = table_columns(entries)
     sweeps = [doc.sweep or Path(d).name for doc, d in zip(docs, sweep_dirs)]
     title = f"gv report: {', '.join(sweeps)}"
-    trust = {"evaluator": evaluator_status(entries), "agreement": rank_agreement(entries),
-             "memorization_flags": memorization_flags(entries)}
-    page = render_html(title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves, trust,
-                       lead=lead)
+    trust = {
+        "evaluator": evaluator_status(entries),
+        "agreement": rank_agreement(entries),
+        "memorization_flags": memorization_flags(entries),
+    }
+    page = render_html(
+        title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves, trust, lead=lead
+    )
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "report.html", page)
     data = {
-        "title": title, "sweeps": sweeps, "sweep_dirs": [str(d) for d in sweep_dirs], "metric": metric, "mode": mode,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "title": title,
+        "sweeps": sweeps,
+        "sweep_dirs": [str(d) for d in sweep_dirs],
+        "metric": metric,
+        "mode": mode,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "families": {
-            e.family: {"sweep": e.sweep, "trial_id": e.row.trial_id, "checkpoint": str(e.checkpoint),
-                       "value": e.value, "config": e.row.config, "metrics": e.metrics,
-                       "figures": {k: os.path.relpath(v, out) for k, v in e.figures.items()}, "notes": e.notes}
+            e.family: {
+                "sweep": e.sweep,
+                "trial_id": e.row.trial_id,
+                "checkpoint": str(e.checkpoint),
+                "value": e.value,
+                "config": e.row.config,
+                "metrics": e.metrics,
+                "figures": {k: os.path.relpath(v, out) for k, v in e.figures.items()},
+                "notes": e.notes,
+            }
             for e in entries
         },
         "verdict": verdict_json(verdicts, spread, out),
         "sensitivity": sensitivity,
         "trust": trust,
-        "figures": {"sensitivity": os.path.relpath(sensitivity_png, out),
-                    **{k: os.path.relpath(v, out) for k, v in curves.items()}},
+        "figures": {
+            "sensitivity": os.path.relpath(sensitivity_png, out),
+            **{k: os.path.relpath(v, out) for k, v in curves.items()},
+        },
     }
     write_json(out / "report.json", data)
     return data

@@ -14,12 +14,18 @@ import torch
 
 from ..config import Config
 from ..families import FAMILIES
-from ..models import GenerativeModel
-from ..leaderboard import LeaderboardRow
 from ..images import grid_labels, save_grid
-from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, random_latent_error, real_interpolation
+from ..interpolation import (
+    class_interpolation,
+    find_endpoints,
+    latent_interpolation,
+    random_latent_error,
+    real_interpolation,
+)
+from ..models import GenerativeModel
 from ..rundir import atomic_path, read_metrics
-from .trials import Entry, row_value
+from ..sweep.leaderboard import LeaderboardRow
+from .best_trials import Entry, row_value
 
 REPORT_SEED = 0
 GRID_SIDE = 8
@@ -65,7 +71,8 @@ def make_figures(entry: Entry, out: Path) -> None:
     row = latent_interpolation(model, z0, z1, INTERPOLATION_STEPS, LATENT_ROW_LABEL if model.conditional else None)
     entry.figures["latent"] = str(save_grid(row, figures / f"latent-{name}.png", INTERPOLATION_STEPS))
     entry.notes["latent"] = f"slerp between the shared latent seeds (size {model.latent_dim})" + (
-        f", label {LATENT_ROW_LABEL}" if model.conditional else "")
+        f", label {LATENT_ROW_LABEL}" if model.conditional else ""
+    )
 
     if model.conditional:
         z = _seeded(model.latent_dim, 1, 2)[0]
@@ -104,8 +111,14 @@ def pyplot():
     return plt
 
 
-FAMILY_COLORS = {"gan": "#1f77b4", "lsgan": "#ff7f0e", "dcgan": "#2ca02c", "cgan": "#d62728",
-                 "vae": "#9467bd", "cvae": "#8c564b"}
+FAMILY_COLORS = {
+    "gan": "#1f77b4",
+    "lsgan": "#ff7f0e",
+    "dcgan": "#2ca02c",
+    "cgan": "#d62728",
+    "vae": "#9467bd",
+    "cvae": "#8c564b",
+}
 
 
 def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path: Path) -> dict[str, Any]:
@@ -122,7 +135,9 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
         failed = sum(r.failed for r in mine)
         values.append(vals)
         stats[family] = {
-            "trials": len(mine), "scored": len(vals), "diverged_or_error": failed,
+            "trials": len(mine),
+            "scored": len(vals),
+            "diverged_or_error": failed,
             "best": (min(vals) if mode == "min" else max(vals)) if vals else None,
             "median": statistics.median(vals) if vals else None,
             "worst": (max(vals) if mode == "min" else min(vals)) if vals else None,
@@ -130,14 +145,22 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
     fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(families) + 2), 4.2), dpi=110)
     positions = range(1, len(families) + 1)
     if any(values):
-        ax.boxplot([v if v else [float("nan")] for v in values], positions=list(positions), widths=0.5,
-                   showfliers=False, medianprops={"color": "black"})
+        ax.boxplot(
+            [v if v else [float("nan")] for v in values],
+            positions=list(positions),
+            widths=0.5,
+            showfliers=False,
+            medianprops={"color": "black"},
+        )
     jitter = torch.Generator().manual_seed(0)
     for pos, family, vals in zip(positions, families, values):
         xs = pos + (torch.rand(len(vals), generator=jitter) - 0.5) * 0.3
         ax.scatter(xs.tolist(), vals, s=22, alpha=0.8, color=FAMILY_COLORS.get(family, "gray"), zorder=3)
-    labels = [f"{f}\n{stats[f]['scored']} scored" + (f", {stats[f]['diverged_or_error']} failed"
-                                                   if stats[f]["diverged_or_error"] else "") for f in families]
+    labels = [
+        f"{f}\n{stats[f]['scored']} scored"
+        + (f", {stats[f]['diverged_or_error']} failed" if stats[f]["diverged_or_error"] else "")
+        for f in families
+    ]
     ax.set_xticks(list(positions))
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel(f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)")
@@ -162,7 +185,7 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
         cols = min(3, len(with_losses))
         rows = math.ceil(len(with_losses) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), dpi=110, squeeze=False)
-        for ax in axes.flat[len(with_losses):]:
+        for ax in axes.flat[len(with_losses) :]:
             ax.axis("off")
         for ax, entry in zip(axes.flat, with_losses):
             lines = [ln for ln in histories[entry.family] if any(k.startswith("loss/") for k in ln)]
@@ -175,14 +198,26 @@ def curves_figures(entries: list[Entry], metric: str, out: Path) -> dict[str, st
             ax.grid(alpha=0.3)
         fig.suptitle("Training losses of the best trials")
         paths["losses"] = save_figure(plt, fig, out / "figures" / "losses.png")
-    series = {e.family: [(ln["step"], ln[metric]) for ln in histories[e.family]
-                         if isinstance(ln.get(metric), (int, float)) and math.isfinite(ln[metric])] for e in entries}
+    series = {
+        e.family: [
+            (ln["step"], ln[metric])
+            for ln in histories[e.family]
+            if isinstance(ln.get(metric), (int, float)) and math.isfinite(ln[metric])
+        ]
+        for e in entries
+    }
     if any(series.values()):
         fig, ax = plt.subplots(figsize=(6.5, 4.0), dpi=110)
         for family, pts in series.items():
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, label=family,
-                        color=FAMILY_COLORS.get(family))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    marker="o",
+                    markersize=3,
+                    label=family,
+                    color=FAMILY_COLORS.get(family),
+                )
         ax.set_xlabel("step")
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} during training (best trial of each family)")

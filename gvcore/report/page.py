@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.catalog import direction, display_order, key_info, spread_key
-from ..evaluation.catalog import MEMORIZATION_FLAG, counts_of
-from .trials import Entry
+from ..evaluation.catalog import MEMORIZATION_FLAG, counts_of, direction, display_order, key_info, spread_key
+from .best_trials import Entry
 from .trust import best_beyond_noise, memorization_flags
 
 
@@ -98,36 +97,67 @@ def _trust_html(trust: dict[str, Any]) -> list[str]:
     parts = []
     status = trust.get("evaluator")
     if status:
-        nets = "; ".join(f"{name} ({n['about']}): held-out accuracy {n['accuracy']:.1%}"
-                         for name, n in status["networks"].items())
+        nets = "; ".join(
+            f"{name} ({n['about']}): held-out accuracy {n['accuracy']:.1%}" for name, n in status["networks"].items()
+        )
         check = status["check"]
-        ladders = (f"sanity suite: {check['ladders_passed']}/{check['ladders']} disturbance ladders passed "
-                   f"({', '.join(check['judged'])} worsen at every step)" if check else
-                   f"sanity suite not run for these networks: gv evaluator check --dataset {status['dataset']}")
+        ladders = (
+            f"sanity suite: {check['ladders_passed']}/{check['ladders']} disturbance ladders passed "
+            f"({', '.join(check['judged'])} worsen at every step)"
+            if check
+            else f"sanity suite not run for these networks: gv evaluator check --dataset {status['dataset']}"
+        )
         parts.append(f"<h2 id='evaluator'>Evaluator</h2><p class='meta'>{e(nets)}.<br>{e(ladders)}.</p>")
     agree = trust.get("agreement")
     if agree:
         tau = agree["kendall_tau"]
-        parts.append("<p class='meta'>Two feature spaces: families by fid " + e(" < ".join(agree["order_a"]))
-                     + ", by fid2 " + e(" < ".join(agree["order_b"])) + " (rank agreement, Kendall's tau "
-                     + e("n/a" if tau is None else f"{tau:.2f}") + ").</p>")
+        parts.append(
+            "<p class='meta'>Two feature spaces: families by fid "
+            + e(" < ".join(agree["order_a"]))
+            + ", by fid2 "
+            + e(" < ".join(agree["order_b"]))
+            + " (rank agreement, Kendall's tau "
+            + e("n/a" if tau is None else f"{tau:.2f}")
+            + ").</p>"
+        )
         if agree["flips"]:
-            parts.append("<p class='warn'>" + e("The two feature spaces order these families oppositely: "
-                                                + ", ".join(agree["flips"]) + " -- their fid difference is "
-                                                "not a robust finding.") + "</p>")
+            parts.append(
+                "<p class='warn'>"
+                + e(
+                    "The two feature spaces order these families oppositely: "
+                    + ", ".join(agree["flips"])
+                    + " -- their fid difference is "
+                    "not a robust finding."
+                )
+                + "</p>"
+            )
     return parts
 
 
-def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: list[Entry], columns: list[str],
-                sensitivity_png: str | None, sensitivity: dict[str, Any], curves: dict[str, str],
-                trust: dict[str, Any] | None = None, lead: str = "") -> str:
+def render_html(
+    title: str,
+    sweeps: list[str],
+    metric: str,
+    mode: str,
+    entries: list[Entry],
+    columns: list[str],
+    sensitivity_png: str | None,
+    sensitivity: dict[str, Any],
+    curves: dict[str, str],
+    trust: dict[str, Any] | None = None,
+    lead: str = "",
+) -> str:
     """The whole page; ``lead`` (the verdict section, already HTML) opens it, before the metrics table."""
     e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
-             f"<style>{CSS}</style></head><body>"]
-    parts.append(f"<h1>{e(title)}</h1><p class='meta'>sweeps: {e(', '.join(sweeps))} &middot; best checkpoint of each "
-                 f"family by <b>{e(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better) &middot; "
-                 f"generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} by gv</p>")
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{CSS}</style></head><body>"
+    ]
+    parts.append(
+        f"<h1>{e(title)}</h1><p class='meta'>sweeps: {e(', '.join(sweeps))} &middot; best checkpoint of each "
+        f"family by <b>{e(metric)}</b> ({'lower' if mode == 'min' else 'higher'} is better) &middot; "
+        f"generated {e(datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC'))} by gv</p>"
+    )
     parts.append(lead)
 
     # Metrics table, best per column highlighted.
@@ -135,15 +165,20 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
     best = {c: best_in_column(entries, c) for c in columns + extra}
     # build_report already worked them out for report.json; other callers get them here.
     flagged = trust["memorization_flags"] if trust and "memorization_flags" in trust else memorization_flags(entries)
-    parts.append("<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
-                 # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
-                 + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)
-                 + "<th>parameters</th><th>wall time (s)</th><th>steps to best</th></tr>")
+    parts.append(
+        "<h2 id='metrics'>Metrics</h2><div class='scroll'><table><tr><th class='name'>family</th><th class='name'>trial</th>"
+        # Spaces instead of underscores let long names wrap; the title keeps the metric's key.
+        + "".join(f"<th title='{e(c)}'>{e(c.split('/', 1)[-1].replace('_', ' '))}</th>" for c in columns)
+        + "<th>parameters</th><th>wall time (s)</th><th>steps to best</th></tr>"
+    )
     for entry in entries:
-        cells = [f"<td class='name'><b>{e(entry.family)}</b></td>",
-                 f"<td class='name trial'>{e(entry.row.trial_id)}"
-                 # Which sweep, when there is more than one (else the heading already says it).
-                 + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "") + "</td>"]
+        cells = [
+            f"<td class='name'><b>{e(entry.family)}</b></td>",
+            f"<td class='name trial'>{e(entry.row.trial_id)}"
+            # Which sweep, when there is more than one (else the heading already says it).
+            + (f"<br><span class='sd'>{e(entry.sweep)}</span>" if len(sweeps) > 1 else "")
+            + "</td>",
+        ]
         for column in columns + extra:
             cls = " class='best'" if entry.family in best[column] else ""
             if column == "eval/memorization" and entry.family in flagged:
@@ -160,14 +195,21 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
                 text += f"<br><span class='sd'>{' vs '.join(f'{n:,.0f}' for n in sizes)} images</span>"
             cells.append(f"<td{cls}>{text}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table></div><p class='meta'>Sample metrics on generated images (see `gv eval`): the distances in "
-                 "the features of the classifier trained on the images as they are, labels read by the blur-robust "
-                 "reader, fid2 in a second network's features; ± the bootstrap standard error. Green: best in its "
-                 "column, and only where the difference to the others is larger than the noise (2 standard "
-                 f"errors); red: memorization above {MEMORIZATION_FLAG:g} (near-copies of training images).</p>")
+    parts.append(
+        "</table></div><p class='meta'>Sample metrics on generated images (see `gv eval`): the distances in "
+        "the features of the classifier trained on the images as they are, labels read by the blur-robust "
+        "reader, fid2 in a second network's features; ± the bootstrap standard error. Green: best in its "
+        "column, and only where the difference to the others is larger than the noise (2 standard "
+        f"errors); red: memorization above {MEMORIZATION_FLAG:g} (near-copies of training images).</p>"
+    )
     if flagged:
-        parts.append("<p class='warn'>" + e("; ".join(f"{f}: {v:.0%} of its samples are near-copies of training images"
-                                                     for f, v in flagged.items())) + "</p>")
+        parts.append(
+            "<p class='warn'>"
+            + e(
+                "; ".join(f"{f}: {v:.0%} of its samples are near-copies of training images" for f, v in flagged.items())
+            )
+            + "</p>"
+        )
     parts += _trust_html(trust or {})
 
     def cards(kind: str, heading: str, anchor: str, blurb: str, width: int | None = None) -> None:
@@ -178,36 +220,81 @@ def render_html(title: str, sweeps: list[str], metric: str, mode: str, entries: 
         for en in shown:
             note = en.notes.get(kind)
             if isinstance(note, dict):
-                note = (f"endpoints by {note['method']}; endpoint MSE "
-                        + ", ".join(f"{v:.4f}" for v in note["endpoint_mse"])
-                        + " (random latent: " + ", ".join(f"{v:.4f}" for v in note["random_latent_mse"]) + ")")
-            parts.append(f"<div class='card'><h3>{e(en.family)}</h3>{embed_image(en.figures[kind], f'{en.family} {heading}', width)}"
-                         + (f"<p>{e(str(note))}</p>" if note else "") + "</div>")
+                note = (
+                    f"endpoints by {note['method']}; endpoint MSE "
+                    + ", ".join(f"{v:.4f}" for v in note["endpoint_mse"])
+                    + " (random latent: "
+                    + ", ".join(f"{v:.4f}" for v in note["random_latent_mse"])
+                    + ")"
+                )
+            parts.append(
+                f"<div class='card'><h3>{e(en.family)}</h3>{embed_image(en.figures[kind], f'{en.family} {heading}', width)}"
+                + (f"<p>{e(str(note))}</p>" if note else "")
+                + "</div>"
+            )
         parts.append("</div>")
 
-    cards("samples", "Samples", "samples", "8x8 samples from one shared noise seed (conditional families: one row "
-          "per class, the same noise in every column).", 300)
-    cards("neighbours", "Nearest training images", "neighbours", "Samples of each family's best checkpoint (top "
-          "row) above their nearest training images in the classifier's features (bottom row): a memorising "
-          "model's samples are their neighbours.", 420)
-    cards("latent", "Latent interpolation", "latent", "Spherical interpolation between the same two latent points "
-          "for every family of the same latent size, 10 steps.", 420)
-    cards("classes", "Class-to-class interpolation", "classes", "Fixed noise, the one-hot label blended from one "
-          "class to another.", 420)
-    cards("real", "Real image to real image", "real", "The same two held-out real images (first and last column) "
-          "for every family: VAE endpoints from the encoder, GAN endpoints by latent optimisation (GAN "
-          "inversion). The endpoint error shows how well each family reaches real data.", 500)
+    cards(
+        "samples",
+        "Samples",
+        "samples",
+        "8x8 samples from one shared noise seed (conditional families: one row "
+        "per class, the same noise in every column).",
+        300,
+    )
+    cards(
+        "neighbours",
+        "Nearest training images",
+        "neighbours",
+        "Samples of each family's best checkpoint (top "
+        "row) above their nearest training images in the classifier's features (bottom row): a memorising "
+        "model's samples are their neighbours.",
+        420,
+    )
+    cards(
+        "latent",
+        "Latent interpolation",
+        "latent",
+        "Spherical interpolation between the same two latent points "
+        "for every family of the same latent size, 10 steps.",
+        420,
+    )
+    cards(
+        "classes",
+        "Class-to-class interpolation",
+        "classes",
+        "Fixed noise, the one-hot label blended from one class to another.",
+        420,
+    )
+    cards(
+        "real",
+        "Real image to real image",
+        "real",
+        "The same two held-out real images (first and last column) "
+        "for every family: VAE endpoints from the encoder, GAN endpoints by latent optimisation (GAN "
+        "inversion). The endpoint error shows how well each family reaches real data.",
+        500,
+    )
 
     if sensitivity_png:
-        parts.append("<h2 id='sensitivity'>Hyperparameter sensitivity</h2><p class='meta'>The metric over all trials "
-                     "of each family: a wide box means the family is hard to tune (Lucic et al. 2018).</p>"
-                     + embed_image(sensitivity_png, "sensitivity plot", None, pixel=False))
-        parts.append("<table><tr><th class='name'>family</th><th>trials</th><th>scored</th><th>diverged / error</th>"
-                     "<th>best</th><th>median</th><th>worst</th></tr>")
+        parts.append(
+            "<h2 id='sensitivity'>Hyperparameter sensitivity</h2><p class='meta'>The metric over all trials "
+            "of each family: a wide box means the family is hard to tune (Lucic et al. 2018).</p>"
+            + embed_image(sensitivity_png, "sensitivity plot", None, pixel=False)
+        )
+        parts.append(
+            "<table><tr><th class='name'>family</th><th>trials</th><th>scored</th><th>diverged / error</th>"
+            "<th>best</th><th>median</th><th>worst</th></tr>"
+        )
         for family, s in sensitivity.items():
-            parts.append(f"<tr><td class='name'>{e(family)}</td>" + "".join(
-                f"<td>{e(_fmt(s[k]))}</td>" for k in ("trials", "scored", "diverged_or_error", "best", "median", "worst"))
-                + "</tr>")
+            parts.append(
+                f"<tr><td class='name'>{e(family)}</td>"
+                + "".join(
+                    f"<td>{e(_fmt(s[k]))}</td>"
+                    for k in ("trials", "scored", "diverged_or_error", "best", "median", "worst")
+                )
+                + "</tr>"
+            )
         parts.append("</table>")
     if curves:
         parts.append("<h2 id='curves'>Training curves</h2>")

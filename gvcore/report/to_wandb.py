@@ -29,16 +29,25 @@ def _table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return columns, rows
 
 
-def log_report(data: dict[str, Any], out: Path, *, project: str, entity: str | None, mode: str,
-               group: str) -> dict[str, Any]:
+def log_report(
+    data: dict[str, Any], out: Path, *, project: str, entity: str | None, mode: str, group: str
+) -> dict[str, Any]:
     """Log the report's images and a wandb.Table of its metrics to one W&B run; returns the run's
     id, url (online) and local folder (offline: what `wandb sync` takes)."""
     import wandb
 
-    run = wandb.init(project=project, entity=entity, group=group, job_type="report", mode=mode,
-                     name=f"report-{group}", dir=str(out), reinit="finish_previous",
-                     config={"metric": data["metric"], "mode": data["mode"], "sweeps": data["sweeps"]},
-                     settings=wandb.Settings(init_timeout=60, silent=True, console="off"))
+    run = wandb.init(
+        project=project,
+        entity=entity,
+        group=group,
+        job_type="report",
+        mode=mode,
+        name=f"report-{group}",
+        dir=str(out),
+        reinit="finish_previous",
+        config={"metric": data["metric"], "mode": data["mode"], "sweeps": data["sweeps"]},
+        settings=wandb.Settings(init_timeout=60, silent=True, console="off"),
+    )
     try:
         payload: dict[str, Any] = {}
         for family, fam in data["families"].items():
@@ -49,11 +58,24 @@ def log_report(data: dict[str, Any], out: Path, *, project: str, entity: str | N
         columns, rows = _table_rows(data)
         payload[METRIC_TABLE_KEY] = wandb.Table(columns=columns, data=rows)
         run.log(payload)
-        run.summary["report/best_family"] = next(iter(sorted(
-            data["families"], key=lambda f: (data["families"][f]["value"] if data["mode"] == "min"
-                                             else -data["families"][f]["value"]))), None)
-        info = {"id": run.id, "url": getattr(run, "url", None) if mode == "online" else None,
-                "dir": str(Path(run.dir).parent), "project": project, "entity": entity}
+        run.summary["report/best_family"] = next(
+            iter(
+                sorted(
+                    data["families"],
+                    key=lambda f: (
+                        data["families"][f]["value"] if data["mode"] == "min" else -data["families"][f]["value"]
+                    ),
+                )
+            ),
+            None,
+        )
+        info = {
+            "id": run.id,
+            "url": getattr(run, "url", None) if mode == "online" else None,
+            "dir": str(Path(run.dir).parent),
+            "project": project,
+            "entity": entity,
+        }
     finally:
         run.finish()
         # Stop the wandb service this process started, and forget its token: left in os.environ it
@@ -69,17 +91,26 @@ def create_wandb_report(data: dict[str, Any], *, project: str, entity: str | Non
     families = list(data["families"])
     blocks = [
         wr.H1(text=data["title"]),
-        wr.P(text=f"Best checkpoint of each family by {data['metric']} "
-                  f"({'lower' if data['mode'] == 'min' else 'higher'} is better), made by gv report."),
+        wr.P(
+            text=f"Best checkpoint of each family by {data['metric']} "
+            f"({'lower' if data['mode'] == 'min' else 'higher'} is better), made by gv report."
+        ),
         wr.PanelGrid(
             runsets=[wr.Runset(entity=entity or "", project=project, name="report", filters=f"Group = '{group}'")],
-            panels=[wr.WeavePanelSummaryTable(table_name=METRIC_TABLE_KEY),
-                    wr.MediaBrowser(title="samples", media_keys=[f"report/samples/{f}" for f in families]),
-                    wr.MediaBrowser(title="real-image interpolations", media_keys=[f"report/real/{f}" for f in families]),
-                    wr.MediaBrowser(title="sensitivity", media_keys=["report/sensitivity"])],
+            panels=[
+                wr.WeavePanelSummaryTable(table_name=METRIC_TABLE_KEY),
+                wr.MediaBrowser(title="samples", media_keys=[f"report/samples/{f}" for f in families]),
+                wr.MediaBrowser(title="real-image interpolations", media_keys=[f"report/real/{f}" for f in families]),
+                wr.MediaBrowser(title="sensitivity", media_keys=["report/sensitivity"]),
+            ],
         ),
     ]
-    report = wr.Report(project=project, entity=entity or "", title=data["title"],
-                       description="gv: GAN and VAE families side by side", blocks=blocks)
+    report = wr.Report(
+        project=project,
+        entity=entity or "",
+        title=data["title"],
+        description="gv: GAN and VAE families side by side",
+        blocks=blocks,
+    )
     report.save()
     return str(report.url)

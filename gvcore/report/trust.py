@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..evaluation.catalog import MEMORIZATION_FLAG, direction
-from .trials import Entry
+from .best_trials import Entry
 
 # Two values differ beyond the noise when they are more than this many combined standard errors apart.
 NOISE_Z = 2.0
@@ -28,8 +28,11 @@ def best_beyond_noise(values: dict[str, float], errors: dict[str, float], mode: 
     if len(values) < 2:
         return set()
     best = min(values, key=values.get) if mode == "min" else max(values, key=values.get)
-    tied = {f for f, v in values.items()
-            if abs(v - values[best]) <= NOISE_Z * math.hypot(errors.get(best, 0.0), errors.get(f, 0.0))}
+    tied = {
+        f
+        for f, v in values.items()
+        if abs(v - values[best]) <= NOISE_Z * math.hypot(errors.get(best, 0.0), errors.get(f, 0.0))
+    }
     return tied if len(tied) < len(values) else set()
 
 
@@ -43,17 +46,30 @@ def rank_agreement(entries: list[Entry], a: str = "eval/fid", b: str = "eval/fid
     oppositely; None with fewer than two families holding both."""
     from scipy.stats import kendalltau
 
-    both = {e.family: (e.metrics[a], e.metrics[b]) for e in entries
-            if _finite(e.metrics.get(a)) and _finite(e.metrics.get(b))}
+    both = {
+        e.family: (e.metrics[a], e.metrics[b])
+        for e in entries
+        if _finite(e.metrics.get(a)) and _finite(e.metrics.get(b))
+    }
     if len(both) < 2:
         return None
     names = list(both)
     tau = kendalltau([both[f][0] for f in names], [both[f][1] for f in names]).statistic
-    flips = [f"{x} / {y}" for i, x in enumerate(names) for y in names[i + 1:]
-             if (both[x][0] - both[y][0]) * (both[x][1] - both[y][1]) < 0]
+    flips = [
+        f"{x} / {y}"
+        for i, x in enumerate(names)
+        for y in names[i + 1 :]
+        if (both[x][0] - both[y][0]) * (both[x][1] - both[y][1]) < 0
+    ]
     order = lambda k: sorted(names, key=lambda f: both[f][k] if direction(a.split("/", 1)[1]) == "min" else -both[f][k])  # noqa: E731
-    return {"a": a, "b": b, "kendall_tau": float(tau) if _finite(tau) else None, "flips": flips,
-            "order_a": order(0), "order_b": order(1)}
+    return {
+        "a": a,
+        "b": b,
+        "kendall_tau": float(tau) if _finite(tau) else None,
+        "flips": flips,
+        "order_a": order(0),
+        "order_b": order(1),
+    }
 
 
 def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:
@@ -69,11 +85,21 @@ def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:
     ids = {name: net.meta.get("id") for name, net in nets.items()}
     if check is not None and {n: v.get("id") for n, v in check.get("networks", {}).items()} != ids:
         check = None  # a check of networks since retrained
-    return {"dataset": data.name,
-            "networks": {name: {"about": NETWORKS[name].about, "accuracy": net.accuracy,
-                                "test_images": net.meta.get("test_images")} for name, net in nets.items()},
-            "check": None if check is None else {"ladders_passed": check["ladders_passed"], "ladders": check["ladders"],
-                                                 "judged": check["judged"], "passed": check["passed"]}}
+    return {
+        "dataset": data.name,
+        "networks": {
+            name: {"about": NETWORKS[name].about, "accuracy": net.accuracy, "test_images": net.meta.get("test_images")}
+            for name, net in nets.items()
+        },
+        "check": None
+        if check is None
+        else {
+            "ladders_passed": check["ladders_passed"],
+            "ladders": check["ladders"],
+            "judged": check["judged"],
+            "passed": check["passed"],
+        },
+    }
 
 
 @torch.no_grad()
@@ -93,9 +119,12 @@ def nearest_neighbour_figure(entry: Entry, out: Path) -> None:
     images, _ = generate_samples(entry.model, NEIGHBOUR_SAMPLES, seed=0)
     dist, idx = near.nearest(clf.embed(images)[0])
     grid = torch.cat([to_unit_range(images), to_unit_range(train.images[idx])])
-    entry.figures["neighbours"] = str(save_grid(grid, out / "figures" / f"neighbours-{entry.family}.png",
-                                                NEIGHBOUR_SAMPLES))
+    entry.figures["neighbours"] = str(
+        save_grid(grid, out / "figures" / f"neighbours-{entry.family}.png", NEIGHBOUR_SAMPLES)
+    )
     copies = int((dist < near.threshold).sum())
-    entry.notes["neighbours"] = ("distance to the nearest training image: "
-                                 + ", ".join(f"{d:.2f}" for d in dist.tolist())
-                                 + f"; near-copy below {near.threshold:.2f} ({copies} of {NEIGHBOUR_SAMPLES} here)")
+    entry.notes["neighbours"] = (
+        "distance to the nearest training image: "
+        + ", ".join(f"{d:.2f}" for d in dist.tolist())
+        + f"; near-copy below {near.threshold:.2f} ({copies} of {NEIGHBOUR_SAMPLES} here)"
+    )

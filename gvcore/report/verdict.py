@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GVError
-from ..leaderboard import LeaderboardRow
+from ..sweep.leaderboard import LeaderboardRow
 from .figures import pyplot, save_figure
 
 AXES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -54,9 +54,14 @@ class AxisVerdict:
     def lead(self) -> str:
         """'cvae and vae lead: ... each beats dcgan, gan' -- what the leading group is known to beat."""
         beats = self.doc.get("beats") or {}
-        common = [f["family"] for f in self.doc["families"]
-                  if all(f["family"] in beats.get(leader, []) for leader in self.leaders)]
-        names = " and ".join([", ".join(self.leaders[:-1]), self.leaders[-1]] if len(self.leaders) > 1 else self.leaders)
+        common = [
+            f["family"]
+            for f in self.doc["families"]
+            if all(f["family"] in beats.get(leader, []) for leader in self.leaders)
+        ]
+        names = " and ".join(
+            [", ".join(self.leaders[:-1]), self.leaders[-1]] if len(self.leaders) > 1 else self.leaders
+        )
         verb = "leads" if len(self.leaders) == 1 else "lead"
         text = f"{names} {verb}: no other family beats {'it' if len(self.leaders) == 1 else 'them'} at 95% confidence"
         if common:
@@ -66,11 +71,15 @@ class AxisVerdict:
     def sentence(self) -> str:
         metric = self.metric.removeprefix("eval/")
         if self.winner:
-            return (f"{self.axis.capitalize()} ({metric}): {self.winner} wins -- a random trial of it beats a "
-                    f"random trial of every other family, each at 95% confidence.")
+            return (
+                f"{self.axis.capitalize()} ({metric}): {self.winner} wins -- a random trial of it beats a "
+                f"random trial of every other family, each at 95% confidence."
+            )
         if self.leaders:
-            return (f"{self.axis.capitalize()} ({metric}): no single winner; {self.lead()} "
-                    f"(closest: {self.doc['closest']}).")
+            return (
+                f"{self.axis.capitalize()} ({metric}): no single winner; {self.lead()} "
+                f"(closest: {self.doc['closest']})."
+            )
         return f"{self.axis.capitalize()} ({metric}): no family wins at 95% confidence ({self.doc['reason']})."
 
 
@@ -107,8 +116,10 @@ def summary(verdicts: list[AxisVerdict]) -> str:
         return "No axis can be judged: the sweeps recorded none of eval/fid, eval/precision, eval/recall."
     sizes = [f["n"] for f in verdicts[0].doc["families"]]
     if sizes and max(sizes) <= 1:
-        return ("One trial per family: the table below is a ranking, not an answer -- no difference can be told "
-                "from seed-to-seed noise. Run several seeds and draws per family (e.g. `gv sweep study-mnist-5k`).")
+        return (
+            "One trial per family: the table below is a ranking, not an answer -- no difference can be told "
+            "from seed-to-seed noise. Run several seeds and draws per family (e.g. `gv sweep study-mnist-5k`)."
+        )
     fidelity, diversity = by_axis.get("fidelity"), by_axis.get("diversity")
     if fidelity and diversity and fidelity.winner and diversity.winner and fidelity.winner != diversity.winner:
         return f"{diversity.winner} is more diverse, {fidelity.winner} has higher fidelity (both at 95% confidence)."
@@ -119,20 +130,25 @@ def summary(verdicts: list[AxisVerdict]) -> str:
         return "Some axes have a winner at 95% confidence, others none: read them one by one below."
     led = [v for v in verdicts if v.leaders]
     if led:
-        return ("No single family wins at 95% confidence, but some are told apart: "
-                + "; ".join(f"{v.axis} ({v.metric.removeprefix('eval/')}): {v.lead()}" for v in led) + ".")
+        return (
+            "No single family wins at 95% confidence, but some are told apart: "
+            + "; ".join(f"{v.axis} ({v.metric.removeprefix('eval/')}): {v.lead()}" for v in led)
+            + "."
+        )
     return "No family wins on any axis at 95% confidence: the differences are within trial-to-trial variation."
 
 
 def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]:
     """Trials that differ only in their seed: the metric's spread at fixed hyperparameters."""
-    from .trials import row_value
-
-    from ..compare.trials import setting_text
+    from ..compare.pool import setting_text
+    from .best_trials import row_value
 
     # The keys whose values differ between trials (besides family and seed) name each setting.
-    varying = sorted(k for k in {k for row in rows for k in row.config} - {"family", "train.seed"}
-                     if len({repr(row.config.get(k)) for row in rows}) > 1)
+    varying = sorted(
+        k
+        for k in {k for row in rows for k in row.config} - {"family", "train.seed"}
+        if len({repr(row.config.get(k)) for row in rows}) > 1
+    )
     groups: dict[tuple[str, str], list[float]] = {}
     labels: dict[tuple[str, str], str] = {}
     for row in rows:
@@ -147,8 +163,16 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
     for key, values in groups.items():
         if len(values) < 2:
             continue
-        out.append({"family": key[0], "setting": labels[key], "seeds": len(values), "min": min(values),
-                    "max": max(values), "std": statistics.stdev(values)})
+        out.append(
+            {
+                "family": key[0],
+                "setting": labels[key],
+                "seeds": len(values),
+                "min": min(values),
+                "max": max(values),
+                "std": statistics.stdev(values),
+            }
+        )
     return sorted(out, key=lambda g: (g["family"], -g["seeds"]))
 
 
@@ -166,8 +190,14 @@ def medians_figure(doc: dict[str, Any], path: Path) -> Path:
         median = family["median"] if family["median"] is not None else edge
         low, high = family["ci"] or [median, median]
         low, high = (edge if low is None else low), (edge if high is None else high)
-        ax.errorbar([median], [y], xerr=[[max(0.0, median - low)], [max(0.0, high - median)]], fmt="o",
-                    color="black" if family["median"] is not None else "red", capsize=4)
+        ax.errorbar(
+            [median],
+            [y],
+            xerr=[[max(0.0, median - low)], [max(0.0, high - median)]],
+            fmt="o",
+            color="black" if family["median"] is not None else "red",
+            capsize=4,
+        )
     ax.set_yticks(range(len(families)))
     ax.set_yticklabels([f"{f['family']} (n = {f['n']}, {f['failed']} failed)" for f in families], fontsize=8)
     ax.invert_yaxis()
@@ -214,32 +244,45 @@ def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: st
     e = html.escape
     parts = ["<h2 id='verdict'>Verdict</h2>", f"<p class='verdict'><b>{e(summary(verdicts))}</b></p><ul>"]
     parts += [f"<li>{e(v.sentence())}</li>" for v in verdicts]
-    parts.append("</ul><p class='meta'>Every trial of every family counts (hyperparameter draws and seeds); diverged "
-                 "and errored trials count as the worst outcome. Medians with 95% bootstrap intervals; P(A beats "
-                 "B) is the chance that a random trial of A scores better than a random trial of B; a winner also passes "
-                 "an exact one-sided rank test against every other family (`gv compare`)."
-                 "</p>")
+    parts.append(
+        "</ul><p class='meta'>Every trial of every family counts (hyperparameter draws and seeds); diverged "
+        "and errored trials count as the worst outcome. Medians with 95% bootstrap intervals; P(A beats "
+        "B) is the chance that a random trial of A scores better than a random trial of B; a winner also passes "
+        "an exact one-sided rank test against every other family (`gv compare`)."
+        "</p>"
+    )
     for verdict in verdicts:
         parts.append(f"<h3>{e(verdict.axis.capitalize())}: {e(verdict.metric)}</h3><div class='cards'>")
-        captions = {"medians": "per-family median and 95% CI", "pairs": "P(row beats column)",
-                    "tuning": "how hard to tune: expected best of k random trials"}
+        captions = {
+            "medians": "per-family median and 95% CI",
+            "pairs": "P(row beats column)",
+            "tuning": "how hard to tune: expected best of k random trials",
+        }
         for key in ("medians", "pairs", "tuning"):
             if key in verdict.figures:
-                parts.append(f"<div class='card'>{image(verdict.figures[key], captions[key])}"
-                             f"<p>{e(captions[key])}</p></div>")
+                parts.append(
+                    f"<div class='card'>{image(verdict.figures[key], captions[key])}<p>{e(captions[key])}</p></div>"
+                )
         parts.append("</div>")
     if spread:
-        parts.append(f"<h3>Seed-to-seed spread at fixed hyperparameters ({e(metric)})</h3><table><tr>"
-                     "<th class='name'>family</th><th class='name'>setting</th><th>seeds</th><th>min</th><th>max</th>"
-                     "<th>std</th></tr>")
+        parts.append(
+            f"<h3>Seed-to-seed spread at fixed hyperparameters ({e(metric)})</h3><table><tr>"
+            "<th class='name'>family</th><th class='name'>setting</th><th>seeds</th><th>min</th><th>max</th>"
+            "<th>std</th></tr>"
+        )
         for group in spread:
-            parts.append(f"<tr><td class='name'>{e(group['family'])}</td><td class='name'>{e(group['setting'])}</td>"
-                         f"<td>{group['seeds']}</td>"
-                         + "".join(f"<td>{group[k]:.4g}</td>" for k in ("min", "max", "std")) + "</tr>")
+            parts.append(
+                f"<tr><td class='name'>{e(group['family'])}</td><td class='name'>{e(group['setting'])}</td>"
+                f"<td>{group['seeds']}</td>"
+                + "".join(f"<td>{group[k]:.4g}</td>" for k in ("min", "max", "std"))
+                + "</tr>"
+            )
         parts.append("</table>")
     else:
-        parts.append("<p class='meta'>No trials repeat a seed at fixed hyperparameters: seed-to-seed spread "
-                     "can't be shown (set <code>repeats</code> in the sweep file).</p>")
+        parts.append(
+            "<p class='meta'>No trials repeat a seed at fixed hyperparameters: seed-to-seed spread "
+            "can't be shown (set <code>repeats</code> in the sweep file).</p>"
+        )
     return "\n".join(parts)
 
 
@@ -248,8 +291,17 @@ def to_json(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], out: Path
 
     return {
         "summary": summary(verdicts),
-        "axes": {v.axis: {"metric": v.metric, "winner": v.winner, "reason": v.doc["reason"], "sentence": v.sentence(),
-                          "families": v.doc["families"], "pairs": v.doc["pairs"],
-                          "figures": {k: os.path.relpath(p, out) for k, p in v.figures.items()}} for v in verdicts},
+        "axes": {
+            v.axis: {
+                "metric": v.metric,
+                "winner": v.winner,
+                "reason": v.doc["reason"],
+                "sentence": v.sentence(),
+                "families": v.doc["families"],
+                "pairs": v.doc["pairs"],
+                "figures": {k: os.path.relpath(p, out) for k, p in v.figures.items()},
+            }
+            for v in verdicts
+        },
         "seed_spread": spread,
     }

@@ -1,4 +1,5 @@
-"""Sweep files (`sweeps/*.yaml`): find, validate and expand them into trial configs. No Ray here.
+"""Sweeps without Ray: the sweep files going in (find, validate, expand into trial configs) and
+what a sweep leaves behind (its leaderboard, on a local path or a storage URI).
 
 A sweep file names a dataset, one or more families, a base config, a search space over dotted
 config keys, seed repeats, a budget, an eval interval, the metric to rank by, a scheduler and the
@@ -35,21 +36,51 @@ eval interval is a quarter of the run); ``seconds`` the same training time on *t
 clock, evaluations excluded: it depends on the hardware and on how many trials share it). ASHA and
 PBT count in steps, epochs or FLOPs; a seconds budget takes fifo only.
 
-One job per module: ``spec`` (the validated data and the distribution table), ``schema`` (every
-check, before Ray starts), ``files`` (finding and reading files), ``overrides`` (the `gv sweep`
-flags, re-validated by ``schema``) and ``expand`` (trial configs and names).
+One job per module. In: ``spec`` (the validated data and the distribution table), ``schema`` (every
+check, before Ray starts; ``spec_from_saved`` reads sweep.json back), ``files`` (finding and reading
+files), ``overrides`` (the `gv sweep` flags, re-validated by ``schema``) and ``expand`` (trial configs
+and names). Around one trial: ``trial_run`` (its run dir from a Tune checkpoint, PBT's hand-over,
+the result dicts it reports). Out: ``leaderboard`` (typed rows, ranking, leaderboard.json / .csv)
+and ``storage`` (a sweep directory on a path or a URI).
 """
 
 from .expand import expand_trials, searched_keys, trial_config, trial_dirname, with_metric
 from .files import find_sweep_file, load_sweep, shipped_sweep_dirs, shipped_sweeps
 from .overrides import apply_overrides
-from .schema import PBT_MUTABLE, check_metric, parse_dimension, parse_sweep
-from .spec import (DEFAULT_FINAL_EVAL_SAMPLES, DEFAULT_MAX_TRIALS, DEFAULT_METRIC, DEFAULT_MODE, DISTRIBUTIONS,
-                   Dimension, SchedulerSpec, SweepSpec)
+from .schema import PBT_MUTABLE, check_metric, parse_dimension, parse_sweep, spec_from_saved
+from .spec import (
+    DEFAULT_FINAL_EVAL_SAMPLES,
+    DEFAULT_MAX_TRIALS,
+    DEFAULT_METRIC,
+    DEFAULT_MODE,
+    DISTRIBUTIONS,
+    Dimension,
+    SchedulerSpec,
+    SweepSpec,
+)
 
 __all__ = [
-    "DEFAULT_FINAL_EVAL_SAMPLES", "DEFAULT_MAX_TRIALS", "DEFAULT_METRIC", "DEFAULT_MODE", "DISTRIBUTIONS",
-    "PBT_MUTABLE", "Dimension", "SchedulerSpec", "SweepSpec", "apply_overrides", "check_metric", "expand_trials",
-    "find_sweep_file", "load_sweep", "parse_dimension", "parse_sweep", "searched_keys", "shipped_sweep_dirs",
-    "shipped_sweeps", "trial_config", "trial_dirname", "with_metric",
+    "DEFAULT_FINAL_EVAL_SAMPLES",
+    "DEFAULT_MAX_TRIALS",
+    "DEFAULT_METRIC",
+    "DEFAULT_MODE",
+    "DISTRIBUTIONS",
+    "PBT_MUTABLE",
+    "Dimension",
+    "SchedulerSpec",
+    "SweepSpec",
+    "apply_overrides",
+    "check_metric",
+    "expand_trials",
+    "find_sweep_file",
+    "load_sweep",
+    "parse_dimension",
+    "parse_sweep",
+    "searched_keys",
+    "shipped_sweep_dirs",
+    "shipped_sweeps",
+    "spec_from_saved",
+    "trial_config",
+    "trial_dirname",
+    "with_metric",
 ]

@@ -24,6 +24,7 @@ def expand_trials(spec: SweepSpec) -> list[dict[str, Any]]:
     config is resolved once here so that a bad combination is reported before anything runs.
     """
     from ..families import resolve_config
+
     rng = random.Random(spec.search_seed)
     grid_dims = [d for d in spec.search.values() if d.kind == "grid"]
     random_dims = [d for d in spec.search.values() if d.kind != "grid"]
@@ -56,11 +57,12 @@ def expand_trials(spec: SweepSpec) -> list[dict[str, Any]]:
 def with_metric(flat: dict[str, Any], metric: str) -> dict[str, Any]:
     """An eval/ metric must be computed at every eval: add its metric to the trial's eval.metrics."""
     from ..families import get_family
+
     if not metric.startswith("eval/"):
         return flat
-    from ..metrics import metric_of, resolve_metrics
+    from ..evaluation.catalog import metric_of, resolve_metrics
 
-    name = metric_of(metric[len("eval/"):])
+    name = metric_of(metric[len("eval/") :])
     spec = get_family(flat["family"])
     asked = flat.get("eval.metrics", Config().eval.metrics)
     if name not in resolve_metrics(asked, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="eval.metrics"):

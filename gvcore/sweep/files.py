@@ -20,9 +20,7 @@ class SweepLoader(yaml.SafeLoader):
 
 
 SweepLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
 )
 
 
@@ -51,7 +49,9 @@ def find_sweep_file(ref: str) -> Path:
         return path
     looks_like_path = path.suffix in (".yaml", ".yml") or "/" in ref or "\\" in ref
     if looks_like_path:
-        raise GVError(f"sweep file '{ref}' does not exist: pass a readable .yaml file or a shipped sweep name (see `gv sweeps`)")
+        raise GVError(
+            f"sweep file '{ref}' does not exist: pass a readable .yaml file or a shipped sweep name (see `gv sweeps`)"
+        )
     shipped = shipped_sweeps()
     if ref in shipped:
         return shipped[ref]

@@ -17,17 +17,26 @@ from .schema import parse_sweep
 from .spec import SweepSpec
 
 
-def apply_overrides(spec: SweepSpec, *, num_samples: int | None = None, max_concurrent: int | None = None,
-                    cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
-                    max_trials: int | None = None, sets: list[str] | None = None) -> SweepSpec:
+def apply_overrides(
+    spec: SweepSpec,
+    *,
+    num_samples: int | None = None,
+    max_concurrent: int | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    max_trials: int | None = None,
+    sets: list[str] | None = None,
+) -> SweepSpec:
     """A new spec: ``spec`` with the `gv sweep` flags applied, validated like a sweep file."""
     doc = spec.to_doc()
     said: list[str] = []
-    for flag, value, place in (("--num-samples", num_samples, ("num_samples",)),
-                               ("--max-concurrent", max_concurrent, ("max_concurrent",)),
-                               ("--cpus-per-trial", cpus_per_trial, ("resources", "cpu")),
-                               ("--gpus-per-trial", gpus_per_trial, ("resources", "gpu")),
-                               ("--max-trials", max_trials, ("max_trials",))):
+    for flag, value, place in (
+        ("--num-samples", num_samples, ("num_samples",)),
+        ("--max-concurrent", max_concurrent, ("max_concurrent",)),
+        ("--cpus-per-trial", cpus_per_trial, ("resources", "cpu")),
+        ("--gpus-per-trial", gpus_per_trial, ("resources", "gpu")),
+        ("--max-trials", max_trials, ("max_trials",)),
+    ):
         if value is None:
             continue
         section = doc
@@ -61,8 +70,10 @@ def _pin(spec: SweepSpec, doc: dict[str, Any], item: str) -> None:
         # The scheduler's intervals are numbers in the file's budget unit: another unit would
         # silently change what they mean.
         if spec.scheduler.type != "fifo" and unit != spec.budget_unit:
-            raise GVError(f"bad --set {item}: this sweep's {spec.scheduler.type} scheduler counts in "
-                          f"{spec.budget_unit}; set train.{spec.budget_unit} instead")
+            raise GVError(
+                f"bad --set {item}: this sweep's {spec.scheduler.type} scheduler counts in "
+                f"{spec.budget_unit}; set train.{spec.budget_unit} instead"
+            )
         doc["budget"] = {unit: value}
     elif key == "train.eval_every":
         doc["eval_every"] = value

@@ -11,341 +11,357 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..config import BUDGET_KINDS, DEFAULT_EPOCHS, Config, flatten, get_value, set_value
+from ..config import BUDGET_KINDS, DEFAULT_EPOCHS
 from ..errors import GVError
-from .spec import (DEFAULT_FINAL_EVAL_SAMPLES, DEFAULT_MAX_TRIALS, DEFAULT_METRIC, DEFAULT_MODE, DISTRIBUTIONS,
-                   SCHEDULERS, Dimension, SchedulerSpec, SweepSpec)
+from .fields import (
+    check_key,
+    fail,
+    fixed_keys,
+    is_int,
+    is_number,
+    mapping,
+    parse_dimension,
+    positive_int,
+    positive_number,
+    string,
+)
+from .spec import (
+    DEFAULT_FINAL_EVAL_SAMPLES,
+    DEFAULT_MAX_TRIALS,
+    DEFAULT_METRIC,
+    DEFAULT_MODE,
+    SCHEDULERS,
+    Dimension,
+    SchedulerSpec,
+    SweepSpec,
+)
 
 # PBT copies a better trial's weights into a worse one and perturbs these; keys that change the
 # networks' shapes (latent size, architecture, widths) can't be carried across a copy.
-PBT_MUTABLE = ("optim.lr", "optim.lr_discriminator", "optim.beta1", "optim.beta2", "optim.weight_decay",
-               "model.kl_weight", "model.dropout", "model.leaky_slope", "train.label_smoothing", "train.r1_gamma")
+PBT_MUTABLE = (
+    "optim.lr",
+    "optim.lr_discriminator",
+    "optim.beta1",
+    "optim.beta2",
+    "optim.weight_decay",
+    "model.kl_weight",
+    "model.dropout",
+    "model.leaky_slope",
+    "train.label_smoothing",
+    "train.r1_gamma",
+)
 
-# Keys with their own top-level field in a sweep file; setting them in `base` / `search` too would
-# leave two places saying different things.
-OWN_FIELD = {"family": "families", "data.name": "dataset", "train.seed": "repeats (or seeds)",
-             **{f"train.{kind}": "budget" for kind in BUDGET_KINDS}, "train.eval_every": "eval_every"}
-
-TOP_LEVEL_KEYS = ("name", "description", "dataset", "families", "base", "per_family", "search", "repeats", "seeds",
-                  "num_samples", "budget", "eval_every", "metric", "mode", "scheduler", "resources",
-                  "max_concurrent", "search_seed", "final_eval_samples", "max_trials")
-
-
-def _fail(source: str, key: str, problem: str) -> GVError:
-    return GVError(f"{source}: {key}: {problem}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_key(source: str, where: str, key: Any) -> str:
-    """A dotted config key that a sweep may set in `base` / `search`."""
-    if not isinstance(key, str):
-        raise _fail(source, where, f"key {key!r} is not a dotted config key such as optim.lr")
-    if key in OWN_FIELD:
-        raise _fail(source, f"{where}.{key}", f"set it with the top-level '{OWN_FIELD[key]}' field instead")
-    try:
-        get_value(Config(), key)
-    except GVError as exc:
-        raise _fail(source, f"{where}.{key}", str(exc)) from None
-    return key
-
-
-def _check_value(source: str, where: str, key: str, value: Any) -> Any:
-    """A value the config field accepts, coerced as `--set` would (int -> float where declared)."""
-    scratch = Config()
-    try:
-        set_value(scratch, key, value)
-    except GVError as exc:
-        raise _fail(source, where, str(exc)) from None
-    return get_value(scratch, key)
-
-
-def parse_dimension(key: str, raw: Any, section: str, source: str) -> Dimension:
-    """One `search` / `scheduler.mutations` entry such as ``{loguniform: [1e-4, 1e-2]}``, checked."""
-    where = f"{section}.{key}"
-    if not isinstance(raw, dict) or len(raw) != 1:
-        raise _fail(source, where, f"expected one distribution such as {{choice: [a, b]}}; use one of {', '.join(DISTRIBUTIONS)}")
-    kind, args = next(iter(raw.items()))
-    if kind not in DISTRIBUTIONS:
-        raise _fail(source, where, f"unknown distribution '{kind}': use one of {', '.join(DISTRIBUTIONS)}")
-    if not isinstance(args, list):
-        raise _fail(source, where, f"{kind} takes a list, e.g. {{{kind}: [a, b]}}")
-    if DISTRIBUTIONS[kind].takes == "values":
-        if not args:
-            raise _fail(source, where, f"{kind} has no values: list at least one")
-        values = [_check_value(source, where, key, v) for v in args]
-        return Dimension(key, kind, values)
-    if len(args) != 2 or not all(_is_number(v) for v in args):
-        raise _fail(source, where, f"{kind} takes [low, high] numbers, got {args!r}")
-    low, high = args
-    if not low < high:
-        raise _fail(source, where, f"{kind} needs low < high, got [{low}, {high}]")
-    if kind == "loguniform" and low <= 0:
-        raise _fail(source, where, f"loguniform needs low > 0, got {low}")
-    if kind == "randint":
-        if not (_is_int(low) and _is_int(high)):
-            raise _fail(source, where, f"randint takes [low, high] integers (high excluded), got {args!r}")
-        _check_value(source, where, key, low)
-    else:
-        # uniform draws are fractional: the key must take a float (an int key wants randint or choice).
-        try:
-            set_value(Config(), key, 0.5)
-        except GVError:
-            raise _fail(source, where, f"{kind} draws fractional numbers but '{key}' is not a float key: use randint or choice") from None
-    return Dimension(key, kind, [low, high])
-
-
-def _fixed_keys(source: str, section: str, raw: Any) -> dict[str, Any]:
-    """A base / per_family section: dotted (or nested) keys with values their fields accept."""
-    fixed = {}
-    for key, value in flatten(_mapping(source, section, raw or {})).items():
-        _check_key(source, section, key)
-        fixed[key] = _check_value(source, f"{section}.{key}", key, value)
-    return fixed
-
-
-def _positive_int(source: str, key: str, value: Any, allow_zero: bool = False) -> int:
-    if not _is_int(value) or value < 0 or (value == 0 and not allow_zero):
-        raise _fail(source, key, f"expected an integer {'>= 0' if allow_zero else '>= 1'}, got {value!r}")
-    return value
-
-
-def _positive_number(source: str, key: str, value: Any, allow_zero: bool = False) -> float:
-    if not _is_number(value) or value < 0 or (value == 0 and not allow_zero):
-        raise _fail(source, key, f"expected a number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
-
-
-def _string(source: str, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, key, f"expected a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _mapping(source: str, key: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(source, key, f"expected a mapping (key: value lines), got {type(value).__name__}")
-    return value
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "dataset",
+    "families",
+    "base",
+    "per_family",
+    "search",
+    "repeats",
+    "seeds",
+    "num_samples",
+    "budget",
+    "eval_every",
+    "metric",
+    "mode",
+    "scheduler",
+    "resources",
+    "max_concurrent",
+    "search_seed",
+    "final_eval_samples",
+    "max_trials",
+)
 
 
 def _families(source: str, raw: Any) -> list[str]:
     from ..families import FAMILIES  # torch: imported when a sweep is read, not at `gv --help`
+
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise _fail(source, "families", f"expected a list of families from {', '.join(FAMILIES)}")
+        raise fail(source, "families", f"expected a list of families from {', '.join(FAMILIES)}")
     for name in raw:
         if name not in FAMILIES:
-            raise _fail(source, "families", f"unknown family {name!r}: choose from {', '.join(FAMILIES)}")
+            raise fail(source, "families", f"unknown family {name!r}: choose from {', '.join(FAMILIES)}")
     if len(set(raw)) != len(raw):
-        raise _fail(source, "families", f"{raw} lists a family twice")
+        raise fail(source, "families", f"{raw} lists a family twice")
     return list(raw)
 
 
 def _budget(source: str, raw: Any) -> tuple[str, int | float]:
-    raw = _mapping(source, "budget", raw)
+    raw = mapping(source, "budget", raw)
     if len(raw) != 1 or next(iter(raw)) not in BUDGET_KINDS:
         kinds = ", ".join(f"{{{kind}: N}}" for kind in BUDGET_KINDS)
-        raise _fail(source, "budget", f"expected exactly one of {kinds}, got {raw!r}")
+        raise fail(source, "budget", f"expected exactly one of {kinds}, got {raw!r}")
     unit, value = next(iter(raw.items()))
     if unit in ("flops", "seconds"):
-        if _is_number(value) and not math.isfinite(value):
-            raise _fail(source, f"budget.{unit}", f"expected a finite number > 0, got {value!r}")
-        return unit, _positive_number(source, f"budget.{unit}", value)
-    return unit, _positive_int(source, f"budget.{unit}", value)
+        if is_number(value) and not math.isfinite(value):
+            raise fail(source, f"budget.{unit}", f"expected a finite number > 0, got {value!r}")
+        return unit, positive_number(source, f"budget.{unit}", value)
+    return unit, positive_int(source, f"budget.{unit}", value)
 
 
 def _seeds(source: str, doc: dict[str, Any]) -> list[int]:
     if "seeds" in doc and "repeats" in doc:
-        raise _fail(source, "seeds", "give repeats (seeds 0..N-1) or seeds (a list), not both")
+        raise fail(source, "seeds", "give repeats (seeds 0..N-1) or seeds (a list), not both")
     if "seeds" in doc:
         seeds = doc["seeds"]
-        if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
-            raise _fail(source, "seeds", f"expected a list of integers >= 0, got {seeds!r}")
+        if not isinstance(seeds, list) or not seeds or not all(is_int(s) and s >= 0 for s in seeds):
+            raise fail(source, "seeds", f"expected a list of integers >= 0, got {seeds!r}")
         if len(set(seeds)) != len(seeds):
-            raise _fail(source, "seeds", f"{seeds} repeats a seed")
+            raise fail(source, "seeds", f"{seeds} repeats a seed")
         return list(seeds)
-    return list(range(_positive_int(source, "repeats", doc.get("repeats", 1))))
+    return list(range(positive_int(source, "repeats", doc.get("repeats", 1))))
 
 
 def _scheduler(source: str, raw: Any, budget: int, unit: str) -> SchedulerSpec:
     if raw is None or isinstance(raw, str):
         raw = {"type": raw or "fifo"}
-    raw = dict(_mapping(source, "scheduler", raw))
+    raw = dict(mapping(source, "scheduler", raw))
     kind = raw.pop("type", "fifo")
     if kind not in SCHEDULERS:
-        raise _fail(source, "scheduler.type", f"unknown scheduler {kind!r}: use one of {', '.join(SCHEDULERS)}")
+        raise fail(source, "scheduler.type", f"unknown scheduler {kind!r}: use one of {', '.join(SCHEDULERS)}")
     allowed = SchedulerSpec.OPTIONS[kind]
     for key in raw:
         if key not in allowed:
             extra = f"{kind} takes {', '.join(allowed)}" if allowed else "fifo takes no options"
-            raise _fail(source, f"scheduler.{key}", f"unknown option: {extra}")
+            raise fail(source, f"scheduler.{key}", f"unknown option: {extra}")
     spec = SchedulerSpec(type=kind)
     if kind != "fifo" and unit == "seconds":
-        raise _fail(source, "scheduler.type", f"{kind} can't count in seconds: wall-clock rungs depend on how many "
-                                              "trials share the machine; use budget {flops: N} (equal compute) or fifo")
+        raise fail(
+            source,
+            "scheduler.type",
+            f"{kind} can't count in seconds: wall-clock rungs depend on how many "
+            "trials share the machine; use budget {flops: N} (equal compute) or fifo",
+        )
     if kind == "asha":
-        spec.grace_period = _positive_number(source, "scheduler.grace_period", raw.get("grace_period", 1))
-        spec.reduction_factor = _positive_number(source, "scheduler.reduction_factor", raw.get("reduction_factor", 3))
+        spec.grace_period = positive_number(source, "scheduler.grace_period", raw.get("grace_period", 1))
+        spec.reduction_factor = positive_number(source, "scheduler.reduction_factor", raw.get("reduction_factor", 3))
         if spec.grace_period > budget:
-            raise _fail(source, "scheduler.grace_period", f"{spec.grace_period:g} {unit} is past the budget of {budget:g} {unit}")
+            raise fail(
+                source,
+                "scheduler.grace_period",
+                f"{spec.grace_period:g} {unit} is past the budget of {budget:g} {unit}",
+            )
         if spec.reduction_factor <= 1:
-            raise _fail(source, "scheduler.reduction_factor", f"must be > 1, got {spec.reduction_factor:g}")
+            raise fail(source, "scheduler.reduction_factor", f"must be > 1, got {spec.reduction_factor:g}")
     if kind == "pbt":
-        spec.perturbation_interval = _positive_number(source, "scheduler.perturbation_interval",
-                                                      raw.get("perturbation_interval", max(1, budget // 4)))
+        spec.perturbation_interval = positive_number(
+            source, "scheduler.perturbation_interval", raw.get("perturbation_interval", max(1, budget // 4))
+        )
         if spec.perturbation_interval >= budget:
-            raise _fail(source, "scheduler.perturbation_interval",
-                        f"{spec.perturbation_interval:g} {unit} leaves no room to perturb within the budget of {budget:g} {unit}")
+            raise fail(
+                source,
+                "scheduler.perturbation_interval",
+                f"{spec.perturbation_interval:g} {unit} leaves no room to perturb within the budget of {budget:g} {unit}",
+            )
         for key in ("quantile_fraction", "resample_probability"):
             value = raw.get(key, getattr(spec, key))
-            if not _is_number(value) or not 0 <= value <= (0.5 if key == "quantile_fraction" else 1):
+            if not is_number(value) or not 0 <= value <= (0.5 if key == "quantile_fraction" else 1):
                 limit = "0.5" if key == "quantile_fraction" else "1"
-                raise _fail(source, f"scheduler.{key}", f"expected a number in [0, {limit}], got {value!r}")
+                raise fail(source, f"scheduler.{key}", f"expected a number in [0, {limit}], got {value!r}")
             setattr(spec, key, float(value))
-        mutations = _mapping(source, "scheduler.mutations", raw.get("mutations"))
+        mutations = mapping(source, "scheduler.mutations", raw.get("mutations"))
         if not mutations:
-            raise _fail(source, "scheduler.mutations", "pbt needs at least one key to mutate, e.g. optim.lr: {loguniform: [1e-4, 1e-2]}")
+            raise fail(
+                source,
+                "scheduler.mutations",
+                "pbt needs at least one key to mutate, e.g. optim.lr: {loguniform: [1e-4, 1e-2]}",
+            )
         for key, dim_raw in mutations.items():
-            _check_key(source, "scheduler.mutations", key)
+            check_key(source, "scheduler.mutations", key)
             if key not in PBT_MUTABLE:
-                raise _fail(source, f"scheduler.mutations.{key}",
-                            f"PBT can only mutate keys that keep the network shapes: {', '.join(PBT_MUTABLE)}")
+                raise fail(
+                    source,
+                    f"scheduler.mutations.{key}",
+                    f"PBT can only mutate keys that keep the network shapes: {', '.join(PBT_MUTABLE)}",
+                )
             dim = parse_dimension(key, dim_raw, "scheduler.mutations", source)
             if dim.kind == "grid":
-                raise _fail(source, f"scheduler.mutations.{key}", "grid is not a PBT mutation: use choice")
+                raise fail(source, f"scheduler.mutations.{key}", "grid is not a PBT mutation: use choice")
             spec.mutations[key] = dim
     return spec
 
 
 def _resources(source: str, raw: Any) -> tuple[float, float]:
-    raw = _mapping(source, "resources", raw if raw is not None else {})
+    raw = mapping(source, "resources", raw if raw is not None else {})
     for key in raw:
         if key not in ("cpu", "gpu"):
-            raise _fail(source, f"resources.{key}", "unknown resource: use cpu and gpu")
-    cpu = _positive_number(source, "resources.cpu", raw.get("cpu", 1))
-    gpu = _positive_number(source, "resources.gpu", raw.get("gpu", 0), allow_zero=True)
+            raise fail(source, f"resources.{key}", "unknown resource: use cpu and gpu")
+    cpu = positive_number(source, "resources.cpu", raw.get("cpu", 1))
+    gpu = positive_number(source, "resources.gpu", raw.get("gpu", 0), allow_zero=True)
     return cpu, gpu
 
 
-def check_metric(source: str, metric: str, families: list[str], base: dict[str, Any],
-                 per_family: dict[str, dict[str, Any]] | None = None) -> None:
+def check_metric(
+    source: str,
+    metric: str,
+    families: list[str],
+    base: dict[str, Any],
+    per_family: dict[str, dict[str, Any]] | None = None,
+) -> None:
     """Every trial must report the metric at every eval, or Tune stops the sweep."""
     from ..families import get_family
-    if metric.startswith("eval/"):
-        from ..metrics import METRICS, metric_of, resolve_metrics
 
-        name = metric_of(metric[len("eval/"):])
+    if metric.startswith("eval/"):
+        from ..evaluation.catalog import CATALOG, metric_of, resolve_metrics
+
+        name = metric_of(metric[len("eval/") :])
         if name is None:
-            raise _fail(source, "metric", f"{metric!r} is not reported by any evaluation metric (registered: "
-                                          f"{', '.join(METRICS) or 'none'}); or rank by {DEFAULT_METRIC}")
+            raise fail(
+                source,
+                "metric",
+                f"{metric!r} is not reported by any evaluation metric (registered: "
+                f"{', '.join(CATALOG) or 'none'}); or rank by {DEFAULT_METRIC}",
+            )
         for family in families:
             spec = get_family(family)
             try:  # e.g. eval/label_acc needs a conditional family, eval/nelbo a VAE
                 resolve_metrics(name, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="metric")
             except GVError as exc:
-                raise _fail(source, "metric", f"{metric!r} can't rank family {family}: {exc}") from None
+                raise fail(source, "metric", f"{metric!r} can't rank family {family}: {exc}") from None
             # A bad eval.metrics would only fail inside the trials: name the file now. (The ranking
             # metric itself is added to every trial's eval.metrics by expand_trials.)
             wanted = (per_family or {}).get(family, {}).get("eval.metrics", base.get("eval.metrics", "auto"))
             try:
                 resolve_metrics(wanted, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="eval.metrics")
             except GVError as exc:
-                raise _fail(source, "eval.metrics", f"for {family}: {exc}") from None
+                raise fail(source, "eval.metrics", f"for {family}: {exc}") from None
         return
     if metric == "loss/objective":
         return
     for family in families:
         reported = get_family(family).reported_losses
         if metric not in reported:
-            raise _fail(source, "metric", f"family {family} does not report {metric!r}; it reports "
-                                          f"{', '.join(('loss/objective',) + reported)} (or an eval/ metric)")
+            raise fail(
+                source,
+                "metric",
+                f"family {family} does not report {metric!r}; it reports "
+                f"{', '.join(('loss/objective',) + reported)} (or an eval/ metric)",
+            )
 
 
 def _final_eval_samples(source: str, value: Any) -> int:
-    n = _positive_int(source, "final_eval_samples", value, allow_zero=True)
+    n = positive_int(source, "final_eval_samples", value, allow_zero=True)
     if 0 < n < 100:
-        raise _fail(source, "final_eval_samples", f"{n} samples are too few to score: use 0 (off) or at least 100")
+        raise fail(source, "final_eval_samples", f"{n} samples are too few to score: use 0 (off) or at least 100")
     return n
 
 
 def parse_sweep(doc: Any, source: str) -> SweepSpec:
     """A validated SweepSpec from a loaded YAML document."""
     from .. import data as datamod
-    doc = _mapping(source, "(top level)", doc)
+
+    doc = mapping(source, "(top level)", doc)
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
-            raise _fail(source, str(key), f"unknown key: a sweep file takes {', '.join(TOP_LEVEL_KEYS)}")
-    name = _string(source, "name", doc.get("name", Path(source).stem))
+            raise fail(source, str(key), f"unknown key: a sweep file takes {', '.join(TOP_LEVEL_KEYS)}")
+    name = string(source, "name", doc.get("name", Path(source).stem))
     description = str(doc.get("description", "") or "").strip()
-    dataset = _string(source, "dataset", doc.get("dataset"))
+    dataset = string(source, "dataset", doc.get("dataset"))
     if dataset not in datamod.DATASETS:
-        raise _fail(source, "dataset", f"unknown dataset {dataset!r}: choose one of {', '.join(datamod.DATASETS)}")
+        raise fail(source, "dataset", f"unknown dataset {dataset!r}: choose one of {', '.join(datamod.DATASETS)}")
     families = _families(source, doc.get("families"))
 
-    base = _fixed_keys(source, "base", doc.get("base"))
+    base = fixed_keys(source, "base", doc.get("base"))
     per_family: dict[str, dict[str, Any]] = {}
-    for family, raw in _mapping(source, "per_family", doc.get("per_family") or {}).items():
+    for family, raw in mapping(source, "per_family", doc.get("per_family") or {}).items():
         if family not in families:
-            raise _fail(source, f"per_family.{family}", f"is not one of this sweep's families ({', '.join(families)})")
-        per_family[family] = _fixed_keys(source, f"per_family.{family}", raw)
+            raise fail(source, f"per_family.{family}", f"is not one of this sweep's families ({', '.join(families)})")
+        per_family[family] = fixed_keys(source, f"per_family.{family}", raw)
 
     search: dict[str, Dimension] = {}
     if "search" in doc:
         raw_search = doc["search"]
         if not raw_search:
-            raise _fail(source, "search", "the search space is empty: add a key such as optim.lr: {loguniform: [1e-4, 1e-2]}, or remove 'search'")
-        for key, raw in _mapping(source, "search", raw_search).items():
-            _check_key(source, "search", key)
+            raise fail(
+                source,
+                "search",
+                "the search space is empty: add a key such as optim.lr: {loguniform: [1e-4, 1e-2]}, or remove 'search'",
+            )
+        for key, raw in mapping(source, "search", raw_search).items():
+            check_key(source, "search", key)
             fixed_in = ["base"] * (key in base) + [f"per_family.{f}" for f, keys in per_family.items() if key in keys]
             if fixed_in:
-                raise _fail(source, f"search.{key}", f"is also set in {fixed_in[0]}: keep one")
+                raise fail(source, f"search.{key}", f"is also set in {fixed_in[0]}: keep one")
             search[key] = parse_dimension(key, raw, "search", source)
 
     unit, budget = _budget(source, doc.get("budget", {"epochs": DEFAULT_EPOCHS}))
-    eval_every = _positive_int(source, "eval_every", doc.get("eval_every", 0), allow_zero=True)
-    metric = _string(source, "metric", doc.get("metric", DEFAULT_METRIC))
+    eval_every = positive_int(source, "eval_every", doc.get("eval_every", 0), allow_zero=True)
+    metric = string(source, "metric", doc.get("metric", DEFAULT_METRIC))
     mode = doc.get("mode", DEFAULT_MODE)
     if mode not in ("min", "max"):
-        raise _fail(source, "mode", f"expected min or max, got {mode!r}")
+        raise fail(source, "mode", f"expected min or max, got {mode!r}")
     check_metric(source, metric, families, base, per_family)
     scheduler = _scheduler(source, doc.get("scheduler"), budget, unit)
     for key in scheduler.mutations:
         if key in search and search[key].kind == "grid":
-            raise _fail(source, f"scheduler.mutations.{key}", "is a grid key in search: PBT would undo the grid")
+            raise fail(source, f"scheduler.mutations.{key}", "is a grid key in search: PBT would undo the grid")
     cpu, gpu = _resources(source, doc.get("resources"))
     max_concurrent = doc.get("max_concurrent")
     if max_concurrent is not None:
-        max_concurrent = _positive_int(source, "max_concurrent", max_concurrent)
+        max_concurrent = positive_int(source, "max_concurrent", max_concurrent)
     seeds = _seeds(source, doc)
-    num_samples = _positive_int(source, "num_samples", doc.get("num_samples", 1))
-    max_trials = _positive_int(source, "max_trials", doc.get("max_trials", DEFAULT_MAX_TRIALS))
+    num_samples = positive_int(source, "num_samples", doc.get("num_samples", 1))
+    max_trials = positive_int(source, "max_trials", doc.get("max_trials", DEFAULT_MAX_TRIALS))
     spec = SweepSpec(
-        name=name, description=description, source=source, dataset=dataset, families=families, base=base,
-        per_family=per_family, search=search, seeds=seeds, num_samples=num_samples,
-        budget_unit=unit, budget=budget, eval_every=eval_every, metric=metric, mode=mode, scheduler=scheduler,
-        cpu=cpu, gpu=gpu, max_concurrent=max_concurrent,
-        search_seed=_positive_int(source, "search_seed", doc.get("search_seed", 0), allow_zero=True),
+        name=name,
+        description=description,
+        source=source,
+        dataset=dataset,
+        families=families,
+        base=base,
+        per_family=per_family,
+        search=search,
+        seeds=seeds,
+        num_samples=num_samples,
+        budget_unit=unit,
+        budget=budget,
+        eval_every=eval_every,
+        metric=metric,
+        mode=mode,
+        scheduler=scheduler,
+        cpu=cpu,
+        gpu=gpu,
+        max_concurrent=max_concurrent,
+        search_seed=positive_int(source, "search_seed", doc.get("search_seed", 0), allow_zero=True),
         final_eval_samples=_final_eval_samples(source, doc.get("final_eval_samples", DEFAULT_FINAL_EVAL_SAMPLES)),
         max_trials=max_trials,
     )
     # Counted, not expanded: a sweep of a billion trials is refused at once.
     if spec.num_trials() > max_trials:
-        factors = " x ".join(f"{n:,} {what}" for n, what in (
-            (spec.num_samples, "num_samples"), (len(spec.families), "families"), (spec.grid_points(), "grid points"),
-            (len(spec.seeds), "seeds")))
-        raise _fail(source, "num_samples", f"{factors} = {spec.num_trials():,} trials, over the limit of "
-                                           f"{max_trials:,}: lower num_samples / repeats / the grid, or raise "
-                                           "max_trials in the sweep file (--max-trials on the command line)")
+        factors = " x ".join(
+            f"{n:,} {what}"
+            for n, what in (
+                (spec.num_samples, "num_samples"),
+                (len(spec.families), "families"),
+                (spec.grid_points(), "grid points"),
+                (len(spec.seeds), "seeds"),
+            )
+        )
+        raise fail(
+            source,
+            "num_samples",
+            f"{factors} = {spec.num_trials():,} trials, over the limit of "
+            f"{max_trials:,}: lower num_samples / repeats / the grid, or raise "
+            "max_trials in the sweep file (--max-trials on the command line)",
+        )
     from .expand import expand_trials
 
     expand_trials(spec)  # every trial's config must resolve (e.g. beta1 < 1), before Ray starts
     return spec
 
 
+def spec_from_saved(data: dict[str, Any]) -> SweepSpec:
+    """Rebuild a spec saved with ``SweepSpec.to_dict`` (sweep.json), for --resume. The distributions
+    go through the sweep file's own checks: a damaged sweep.json is an error, not a strange sweep."""
+    data = dict(data)
+    data["search"] = {k: parse_dimension(k, v, "search", data["source"]) for k, v in data["search"].items()}
+    scheduler = dict(data["scheduler"])
+    scheduler["mutations"] = {
+        k: parse_dimension(k, v, "scheduler.mutations", data["source"]) for k, v in scheduler["mutations"].items()
+    }
+    data["scheduler"] = SchedulerSpec(**scheduler)
+    return SweepSpec(**data)

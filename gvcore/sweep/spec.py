@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # What a sweep ranks, early-stops (ASHA) and keeps checkpoints by when its file names no metric:
 # a sample-quality metric, the only kind that compares GANs with VAEs (seed 001).
@@ -39,8 +40,9 @@ DISTRIBUTIONS: dict[str, Distribution] = {
     "choice": Distribution("values", lambda rng, values: rng.choice(values), "choice"),
     "grid": Distribution("values", None, "choice"),
     "uniform": Distribution("range", lambda rng, v: rng.uniform(v[0], v[1]), "uniform"),
-    "loguniform": Distribution("range", lambda rng, v: math.exp(rng.uniform(math.log(v[0]), math.log(v[1]))),
-                               "loguniform"),
+    "loguniform": Distribution(
+        "range", lambda rng, v: math.exp(rng.uniform(math.log(v[0]), math.log(v[1]))), "loguniform"
+    ),
     "randint": Distribution("range", lambda rng, v: rng.randrange(v[0], v[1]), "randint"),  # high excluded
 }
 
@@ -92,8 +94,11 @@ class SchedulerSpec:
     mutations: dict[str, Dimension] = field(default_factory=dict)
 
     # The options each scheduler type takes in a sweep file (besides `type`).
-    OPTIONS = {"fifo": (), "asha": ("grace_period", "reduction_factor"),
-               "pbt": ("perturbation_interval", "quantile_fraction", "resample_probability", "mutations")}
+    OPTIONS = {
+        "fifo": (),
+        "asha": ("grace_period", "reduction_factor"),
+        "pbt": ("perturbation_interval", "quantile_fraction", "resample_probability", "mutations"),
+    }
 
     def to_yaml(self) -> dict[str, Any]:
         """The `scheduler:` section that parses back into this spec."""
@@ -155,13 +160,22 @@ class SweepSpec:
     def to_doc(self) -> dict[str, Any]:
         """The sweep file (a YAML document) that parses back into this spec."""
         doc: dict[str, Any] = {
-            "name": self.name, "description": self.description, "dataset": self.dataset,
-            "families": list(self.families), "base": dict(self.base),
+            "name": self.name,
+            "description": self.description,
+            "dataset": self.dataset,
+            "families": list(self.families),
+            "base": dict(self.base),
             "per_family": {f: dict(keys) for f, keys in self.per_family.items()},
-            "seeds": list(self.seeds), "num_samples": self.num_samples, "budget": {self.budget_unit: self.budget},
-            "eval_every": self.eval_every, "metric": self.metric, "mode": self.mode,
-            "scheduler": self.scheduler.to_yaml(), "resources": {"cpu": self.cpu, "gpu": self.gpu},
-            "search_seed": self.search_seed, "final_eval_samples": self.final_eval_samples,
+            "seeds": list(self.seeds),
+            "num_samples": self.num_samples,
+            "budget": {self.budget_unit: self.budget},
+            "eval_every": self.eval_every,
+            "metric": self.metric,
+            "mode": self.mode,
+            "scheduler": self.scheduler.to_yaml(),
+            "resources": {"cpu": self.cpu, "gpu": self.gpu},
+            "search_seed": self.search_seed,
+            "final_eval_samples": self.final_eval_samples,
             "max_trials": self.max_trials,
         }
         if self.search:
@@ -171,22 +185,8 @@ class SweepSpec:
         return doc
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as saved in sweep.json (read back by ``from_dict`` on --resume)."""
+        """The spec as saved in sweep.json (read back by ``schema.spec_from_saved`` on --resume)."""
         out = asdict(self)
         out["search"] = {k: d.to_yaml() for k, d in self.search.items()}
         out["scheduler"]["mutations"] = {k: d.to_yaml() for k, d in self.scheduler.mutations.items()}
         return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SweepSpec":
-        """Rebuild a spec saved with to_dict (sweep.json), for --resume. The distributions go
-        through the sweep file's own checks: a damaged sweep.json is an error, not a strange sweep."""
-        from .schema import parse_dimension
-
-        data = dict(data)
-        data["search"] = {k: parse_dimension(k, v, "search", data["source"]) for k, v in data["search"].items()}
-        scheduler = dict(data["scheduler"])
-        scheduler["mutations"] = {k: parse_dimension(k, v, "scheduler.mutations", data["source"])
-                                  for k, v in scheduler["mutations"].items()}
-        data["scheduler"] = SchedulerSpec(**scheduler)
-        return cls(**data)

@@ -30,9 +30,11 @@ def _probe(host: str, port: int, address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
-        raise GVError(f"Ray cluster at --address {address} is unreachable ({host}:{port}: {exc.strerror or exc}); "
-                      "check the address and that the cluster is up (`ray status` on the head node), "
-                      "or drop --address to run on this machine") from None
+        raise GVError(
+            f"Ray cluster at --address {address} is unreachable ({host}:{port}: {exc.strerror or exc}); "
+            "check the address and that the cluster is up (`ray status` on the head node), "
+            "or drop --address to run on this machine"
+        ) from None
 
 
 def _cluster_endpoint(address: str) -> tuple[str, int] | None:
@@ -45,8 +47,10 @@ def _cluster_endpoint(address: str) -> tuple[str, int] | None:
 
         resolved = canonicalize_bootstrap_address(address)
     except ConnectionError:
-        raise GVError(f"no running Ray cluster found for --address {address}: start one with `ray start --head`, "
-                      "pass its address, or drop --address to run on this machine") from None
+        raise GVError(
+            f"no running Ray cluster found for --address {address}: start one with `ray start --head`, "
+            "pass its address, or drop --address to run on this machine"
+        ) from None
     except Exception:
         return None  # an address format Ray itself will judge
     if not resolved:
@@ -86,8 +90,12 @@ def connect(address: str | None) -> bool:
             client = address.startswith("ray://")
             # Through Ray Client the Tuner runs on the cluster: its output only arrives via the log
             # stream, and the quieting settings must travel with the job.
-            kwargs = dict(address=address, log_to_driver=client,
-                          runtime_env={"env_vars": dict(QUIET_TUNE)} if client else None, **quiet)
+            kwargs = dict(
+                address=address,
+                log_to_driver=client,
+                runtime_env={"env_vars": dict(QUIET_TUNE)} if client else None,
+                **quiet,
+            )
             for attempt in range(CLIENT_CONNECT_ATTEMPTS if client else 1):
                 try:
                     ray.init(**kwargs)
@@ -115,5 +123,7 @@ def check_resources(spec: SweepSpec, embedded: bool) -> None:
         available = have.get(name, 0.0)
         if want > available and (embedded or name == "GPU"):
             where = "this machine" if embedded else "the Ray cluster"
-            raise GVError(f"bad {flag} {want:g}: {where} has {available:g} {name}s; ask for at most {available:g}"
-                          + (" (or 0 to train on CPU)" if name == "GPU" else ""))
+            raise GVError(
+                f"bad {flag} {want:g}: {where} has {available:g} {name}s; ask for at most {available:g}"
+                + (" (or 0 to train on CPU)" if name == "GPU" else "")
+            )

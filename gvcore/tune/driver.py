@@ -12,15 +12,15 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import ray
 from ray import tune
 
-from .. import leaderboard, storage
 from ..errors import GVError
-from ..sweep import SweepSpec, trial_dirname
+from ..sweep import SweepSpec, leaderboard, storage, trial_dirname
 from .cluster import check_resources, connect
 from .final_evaluation import final_evaluation
 from .live import LiveView
@@ -79,24 +79,34 @@ def _new_tuner(request: SweepRequest, trainable, view: LiveView) -> tune.Tuner:
         trainable,
         param_space={"trial": tune.grid_search(request.trials)},
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode, scheduler=build_scheduler(spec), num_samples=1,
-            max_concurrent_trials=spec.max_concurrent, trial_name_creator=trial_name,
+            metric=spec.metric,
+            mode=spec.mode,
+            scheduler=build_scheduler(spec),
+            num_samples=1,
+            max_concurrent_trials=spec.max_concurrent,
+            trial_name_creator=trial_name,
             trial_dirname_creator=trial_name,
             # A finished trial's worker (Python, torch and the dataset already loaded) runs
             # the next trial: ~5 s less per trial on a laptop. Not under PBT, whose pauses
             # and restarts lose reports when actors are reused (seen with Ray 2.60).
-            reuse_actors=spec.scheduler.type != "pbt"),
+            reuse_actors=spec.scheduler.type != "pbt",
+        ),
         run_config=tune.RunConfig(
-            name=request.name, storage_path=request.storage, verbose=0, callbacks=[view],
+            name=request.name,
+            storage_path=request.storage,
+            verbose=0,
+            callbacks=[view],
             # PBT hands a donor's checkpoint to another trial some time after choosing it:
             # deleting non-best checkpoints meanwhile would pull it away, so PBT keeps all.
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=None if spec.scheduler.type == "pbt"
-                                                    else CHECKPOINTS_KEPT,
-                                                    checkpoint_score_attribute=spec.metric,
-                                                    checkpoint_score_order=spec.mode),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=None if spec.scheduler.type == "pbt" else CHECKPOINTS_KEPT,
+                checkpoint_score_attribute=spec.metric,
+                checkpoint_score_order=spec.mode,
+            ),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
             # Cloud storage: upload each trial's run/ folder (samples, metrics) with its checkpoints.
-            sync_config=tune.SyncConfig(sync_artifacts=storage.is_uri(request.storage))),
+            sync_config=tune.SyncConfig(sync_artifacts=storage.is_uri(request.storage)),
+        ),
     )
 
 
@@ -113,16 +123,17 @@ def _restored_tuner(request: SweepRequest, trainable, view: LiveView) -> tune.Tu
     runs there and prints plain lines, as a new sweep's copy would.
     """
     try:
-        tuner = tune.Tuner.restore(request.sweep_dir, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=True)
+        tuner = tune.Tuner.restore(request.sweep_dir, trainable=trainable, resume_unfinished=True, resume_errored=True)
     except (ModuleNotFoundError, AttributeError) as exc:
         # tuner.pkl names gv's classes by module path (the live view, the PBT explore function):
         # a sweep saved by a gv whose modules were laid out differently can't be unpickled --
         # pickle says so as a missing module or "Can't get attribute"; any other error is a bug.
         if isinstance(exc, AttributeError) and "Can't get attribute" not in str(exc):
             raise
-        raise GVError(f"'{request.sweep_dir}' was saved by another gv version and can't be resumed ({exc}): "
-                      "start a new sweep (drop --resume)") from None
+        raise GVError(
+            f"'{request.sweep_dir}' was saved by another gv version and can't be resumed ({exc}): "
+            "start a new sweep (drop --resume)"
+        ) from None
     if not ray.util.client.ray.is_connected():
         tuner._local_tuner.get_run_config().callbacks = [view]
     return tuner
@@ -141,16 +152,30 @@ def run_sweep(request: SweepRequest) -> SweepOutcome:
     sigint = signal.getsignal(signal.SIGINT) if in_main_thread else None
     # The view that runs in this process (under Ray Client, a copy runs on the cluster and this one
     # stays empty: no start-up time, no W&B fallbacks to tell).
-    view = LiveView(request.name, request.sweep_dir, spec.metric, spec.mode, render=request.render,
-                    console=request.console, interactive=request.interactive)
+    view = LiveView(
+        request.name,
+        request.sweep_dir,
+        spec.metric,
+        spec.mode,
+        render=request.render,
+        console=request.console,
+        interactive=request.interactive,
+    )
     try:
         check_resources(spec, embedded)
         request.before_start()
-        context = TrialContext(sweep_name=request.name, sweep_dir=request.sweep_dir,
-                               local_storage=not storage.is_uri(request.storage), metric=spec.metric,
-                               cpu=spec.cpu, gpu=spec.gpu, wandb=request.wandb)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
-                                        {"cpu": spec.cpu, "gpu": spec.gpu})
+        context = TrialContext(
+            sweep_name=request.name,
+            sweep_dir=request.sweep_dir,
+            local_storage=not storage.is_uri(request.storage),
+            metric=spec.metric,
+            cpu=spec.cpu,
+            gpu=spec.gpu,
+            wandb=request.wandb,
+        )
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, context=context), {"cpu": spec.cpu, "gpu": spec.gpu}
+        )
         # Trial failures are shown in the table and the leaderboard; Tune's own tracebacks would
         # tear the live display apart.
         for log in noisy:
@@ -176,5 +201,11 @@ def run_sweep(request: SweepRequest) -> SweepOutcome:
             ray.shutdown()
     fallbacks = [r.trial_id for r in rows if any(WANDB_FLAG_KEY in h for h in view.histories.get(r.trial_id, []))]
     startup = (view.first_start - started) if view.first_start else float("nan")
-    return SweepOutcome(rows=rows, interrupted=interrupted, sweep_dir=request.sweep_dir, startup_s=startup,
-                        elapsed_s=time.monotonic() - started, wandb_fallbacks=fallbacks)
+    return SweepOutcome(
+        rows=rows,
+        interrupted=interrupted,
+        sweep_dir=request.sweep_dir,
+        startup_s=startup,
+        elapsed_s=time.monotonic() - started,
+        wandb_fallbacks=fallbacks,
+    )

@@ -13,8 +13,8 @@ from typing import Any
 import ray
 from ray import tune
 
-from ..leaderboard import LeaderboardRow
 from ..sweep import SweepSpec
+from ..sweep.leaderboard import LeaderboardRow
 
 
 @ray.remote
@@ -23,7 +23,7 @@ def _evaluate_best(checkpoint: str, samples: int, threads: int, device: str) -> 
     import torch
 
     from ..checkpoint import CHECKPOINT_NAME
-    from ..metrics import evaluate_checkpoint
+    from ..evaluation.api import evaluate_checkpoint
 
     torch.set_num_threads(threads)
     with tune.Checkpoint(checkpoint).as_directory() as directory:  # downloads s3:// checkpoints
@@ -38,17 +38,24 @@ def final_evaluation(rows: list[LeaderboardRow], spec: SweepSpec, console: Any, 
         return
     device = "cuda" if spec.gpu > 0 else "cpu"
     task = _evaluate_best.options(num_cpus=spec.cpu, num_gpus=spec.gpu)
-    pending = {task.remote(row.best_checkpoint, spec.final_eval_samples, max(1, int(spec.cpu)), device): row
-               for row in todo}
+    pending = {
+        task.remote(row.best_checkpoint, spec.final_eval_samples, max(1, int(spec.cpu)), device): row for row in todo
+    }
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = [TextColumn("final evaluation of the best checkpoints"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
+    columns = [
+        TextColumn("final evaluation of the best checkpoints"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console, disable=not interactive) as progress:
         bar = progress.add_task("final", total=len(pending))
         if not interactive:
-            console.print(f"final evaluation of {len(pending)} best checkpoints ({spec.final_eval_samples} samples "
-                          "each, every metric)")
+            console.print(
+                f"final evaluation of {len(pending)} best checkpoints ({spec.final_eval_samples} samples "
+                "each, every metric)"
+            )
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ray import tune
 from rich.console import Console
 
-from .. import leaderboard, storage
 from ..rundir import last_logged
-from ..sweep import trial_dirname
+from ..sweep import leaderboard, storage, trial_dirname
 from .results import error_text, restores
 
 # How often the live leaderboard in the sweep directory is rewritten while trials run (seconds).
@@ -40,9 +40,16 @@ class LiveView(tune.Callback):
     ``--resume`` of sweeps saved before.
     """
 
-    def __init__(self, sweep_name: str, sweep_dir: str, metric: str, mode: str,
-                 render: Callable[..., Any] | None = None, console: Console | None = None,
-                 interactive: bool = False) -> None:
+    def __init__(
+        self,
+        sweep_name: str,
+        sweep_dir: str,
+        metric: str,
+        mode: str,
+        render: Callable[..., Any] | None = None,
+        console: Console | None = None,
+        interactive: bool = False,
+    ) -> None:
         self.sweep_name, self.sweep_dir, self.metric, self.mode = sweep_name, sweep_dir, metric, mode
         self.render, self.console, self.interactive = render, console or Console(), interactive
         self._reset()
@@ -87,8 +94,11 @@ class LiveView(tune.Callback):
             self.configs[trial_id] = dict(trial.config.get("trial", {}))
             self.histories[trial_id] = [last] if last else []
             self.checkpoints[trial_id] = {}
-            self.statuses[trial_id] = {"TERMINATED": leaderboard.trial_status(False, last),
-                                       "ERROR": "error", "RUNNING": "running"}.get(trial.status, "pending")
+            self.statuses[trial_id] = {
+                "TERMINATED": leaderboard.trial_status(False, last),
+                "ERROR": "error",
+                "RUNNING": "running",
+            }.get(trial.status, "pending")
         return trial_id
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
@@ -125,8 +135,10 @@ class LiveView(tune.Callback):
         trial_id = self._track(trial)
         self.statuses[trial_id] = "retrying"
         if not self.interactive:
-            self.console.print(f"{trial_dirname(self.configs[trial_id].get('family', '?'), trial_id)} "
-                               "crashed; retrying from its last checkpoint")
+            self.console.print(
+                f"{trial_dirname(self.configs[trial_id].get('family', '?'), trial_id)} "
+                "crashed; retrying from its last checkpoint"
+            )
 
     def on_step_end(self, iteration, trials, **info) -> None:
         for t in trials:
@@ -155,16 +167,25 @@ class LiveView(tune.Callback):
         last = history[-1]
         value = last.get(self.metric)
         shown = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else "-"
-        self.console.print(f"{trial_dirname(self.configs[trial_id].get('family', '?'), trial_id)}: "
-                           f"{self.statuses[trial_id]} at step {last.get('step', 0)} ({self.metric} {shown})")
+        self.console.print(
+            f"{trial_dirname(self.configs[trial_id].get('family', '?'), trial_id)}: "
+            f"{self.statuses[trial_id]} at step {last.get('step', 0)} ({self.metric} {shown})"
+        )
 
     def rows(self) -> list[leaderboard.LeaderboardRow]:
         rows = []
         for trial_id, config in self.configs.items():
             history = self.histories.get(trial_id, [])
-            row = leaderboard.make_row(trial_id=trial_id, config=config, status=self.statuses.get(trial_id, "pending"),
-                                       metric=self.metric, mode=self.mode, history=history,
-                                       error=self.errors.get(trial_id), restores=restores(history))
+            row = leaderboard.make_row(
+                trial_id=trial_id,
+                config=config,
+                status=self.statuses.get(trial_id, "pending"),
+                metric=self.metric,
+                mode=self.mode,
+                history=history,
+                error=self.errors.get(trial_id),
+                restores=restores(history),
+            )
             if row.best_step is not None:
                 row.best_checkpoint = self.checkpoints.get(trial_id, {}).get(row.best_step)
             row.latest = history[-1] if history else {}

@@ -14,9 +14,8 @@ from urllib.parse import urlparse
 
 from ray import tune
 
-from .. import leaderboard, storage
-from ..leaderboard import RESTORED_KEY, STATUS_KEY
-from ..sweep import SweepSpec
+from ..sweep import SweepSpec, leaderboard, storage
+from ..sweep.leaderboard import RESTORED_KEY, STATUS_KEY
 
 
 def error_text(error_file: str | None) -> str:
@@ -51,11 +50,19 @@ def rows_from_results(results, spec: SweepSpec, storage_root: str) -> list[leade
         history = []
         if frame is not None:
             for record in frame.to_dict("records"):
-                history.append({k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v))
-                                or k == spec.metric})
+                history.append(
+                    {
+                        k: v
+                        for k, v in record.items()
+                        if not (isinstance(v, float) and math.isnan(v)) or k == spec.metric
+                    }
+                )
         last = result.metrics or {}
-        if last and (not history or history[-1].get("step") != last.get("step")
-                     or history[-1].get(STATUS_KEY) != last.get(STATUS_KEY)):
+        if last and (
+            not history
+            or history[-1].get("step") != last.get("step")
+            or history[-1].get(STATUS_KEY) != last.get(STATUS_KEY)
+        ):
             history.append(dict(last))
         errored = result.error is not None
         best_checkpoint = None
@@ -68,10 +75,24 @@ def rows_from_results(results, spec: SweepSpec, storage_root: str) -> list[leade
         trial_id = last.get("trial_id") or Path(result.path).name.split("_", 1)[-1]
         error = None
         if errored:
-            error = str(result.error).strip().splitlines()[-1][:300] if str(result.error).strip() else type(result.error).__name__
-        rows.append(leaderboard.make_row(trial_id=trial_id, config=config, status=leaderboard.trial_status(errored, last),
-                                         metric=spec.metric, mode=spec.mode, history=history,
-                                         best_checkpoint=best_checkpoint, error=error, restores=restores(history)))
+            error = (
+                str(result.error).strip().splitlines()[-1][:300]
+                if str(result.error).strip()
+                else type(result.error).__name__
+            )
+        rows.append(
+            leaderboard.make_row(
+                trial_id=trial_id,
+                config=config,
+                status=leaderboard.trial_status(errored, last),
+                metric=spec.metric,
+                mode=spec.mode,
+                history=history,
+                best_checkpoint=best_checkpoint,
+                error=error,
+                restores=restores(history),
+            )
+        )
     return leaderboard.rank(rows)
 
 

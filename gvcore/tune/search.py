@@ -42,13 +42,20 @@ def build_scheduler(spec: SweepSpec):
     """The Tune scheduler a sweep asks for (None = FIFO), counting time in the budget's unit."""
     s = spec.scheduler
     if s.type == "asha":
-        return ASHAScheduler(time_attr=spec.time_attr, max_t=spec.budget, grace_period=s.grace_period,
-                             reduction_factor=s.reduction_factor)
+        return ASHAScheduler(
+            time_attr=spec.time_attr,
+            max_t=spec.budget,
+            grace_period=s.grace_period,
+            reduction_factor=s.reduction_factor,
+        )
     if s.type == "pbt":
         bounds = {k: d.bounds() for k, d in s.mutations.items() if d.bounds() is not None}
         return PopulationBasedTraining(
-            time_attr=spec.time_attr, perturbation_interval=s.perturbation_interval,
+            time_attr=spec.time_attr,
+            perturbation_interval=s.perturbation_interval,
             hyperparam_mutations={"trial": {k: domain(d) for k, d in s.mutations.items()}},
-            quantile_fraction=s.quantile_fraction, resample_probability=s.resample_probability,
-            custom_explore_fn=ClampToBounds(bounds))
+            quantile_fraction=s.quantile_fraction,
+            resample_probability=s.resample_probability,
+            custom_explore_fn=ClampToBounds(bounds),
+        )
     return None

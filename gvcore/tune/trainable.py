@@ -14,8 +14,7 @@ from typing import Any
 import ray
 from ray import tune
 
-from .. import trial
-from ..sweep import trial_config, trial_dirname
+from ..sweep import trial_config, trial_dirname, trial_run
 from .wandb_logger import WANDB_FLAG_KEY, WandbLogger, WandbSettings
 
 
@@ -36,7 +35,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     """One trial: the plain trainer, reporting to Tune at every eval."""
     import torch
 
-    from ..metrics import make_evaluator
+    from ..evaluation.api import make_evaluator
     from ..trainer import Hooks, train
 
     cfg = trial_config(config["trial"])
@@ -57,21 +56,28 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        restored_from = trial.prepare_run_dir(run_dir, None, cfg)
+        restored_from = trial_run.prepare_run_dir(run_dir, None, cfg)
     else:
         with checkpoint.as_directory() as directory:
-            restored_from = trial.prepare_run_dir(run_dir, Path(directory), cfg)
+            restored_from = trial_run.prepare_run_dir(run_dir, Path(directory), cfg)
     node = ray.get_runtime_context().get_node_id()
 
     wandb_run = WandbLogger(context.wandb, cfg, trial_dir, context.gpu, [cfg.family, cfg.data.name])
     last: dict[str, Any] = {}
 
     def on_progress(p) -> None:
-        wandb_run.log({"step": p.step, "epoch": p.epoch, "images_per_s": p.images_per_s, **p.losses,
-                       "loss/objective": trial.objective(cfg, p.losses)})
+        wandb_run.log(
+            {
+                "step": p.step,
+                "epoch": p.epoch,
+                "images_per_s": p.images_per_s,
+                **p.losses,
+                "loss/objective": trial_run.objective(cfg, p.losses),
+            }
+        )
 
     def on_eval(event) -> None:
-        result = trial.eval_result(event, cfg, run_dir, restored_from, node)
+        result = trial_run.eval_result(event, cfg, run_dir, restored_from, node)
         if wandb_run.fell_back:
             result[WANDB_FLAG_KEY] = "offline after online init failed"
         # Training FLOPs so far beside the metrics: W&B can plot quality against compute.
@@ -81,8 +87,9 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(str(event.checkpoint.parent)))
 
     try:
-        result = train(cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval),
-                       evaluator_for=make_evaluator, resume=True)
+        result = train(
+            cfg, run_dir, Hooks(on_progress=on_progress, on_eval=on_eval), evaluator_for=make_evaluator, resume=True
+        )
     except BaseException:
         wandb_run.finish(exit_code=1)
         raise
@@ -92,5 +99,5 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         wandb_run.finish(exit_code=1)
         raise RuntimeError(f"trial interrupted at step {result.step}: it continues from its last checkpoint on resume")
     if result.status != "done" or not last:
-        tune.report(trial.final_result(result, last, context.metric, run_dir, restored_from, node))
+        tune.report(trial_run.final_result(result, last, context.metric, run_dir, restored_from, node))
     wandb_run.finish(exit_code=0 if result.status == "done" else 1)

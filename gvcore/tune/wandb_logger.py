@@ -56,8 +56,12 @@ class WandbLogger:
         self._wandb = wandb
         init_timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", WANDB_INIT_TIMEOUT_S))
         kwargs: dict[str, Any] = dict(
-            config=resolve_config(cfg).to_dict(), project=settings.project, group=settings.group, tags=tags,
-            resume="allow", reinit="finish_previous",
+            config=resolve_config(cfg).to_dict(),
+            project=settings.project,
+            group=settings.group,
+            tags=tags,
+            resume="allow",
+            reinit="finish_previous",
         )
         if settings.entity:
             kwargs["entity"] = settings.entity
@@ -77,8 +81,9 @@ class WandbLogger:
             timeout = init_timeout if mode == "online" else max(init_timeout, WANDB_OFFLINE_INIT_TIMEOUT_S)
             # No console capture (the worker's stdout is not the user's) and no system-stats
             # sampler on CPU-only trials, where it would compete with training for the cores.
-            kwargs["settings"] = wandb.Settings(console="off", silent=True, x_disable_stats=gpu == 0,
-                                                init_timeout=timeout)
+            kwargs["settings"] = wandb.Settings(
+                console="off", silent=True, x_disable_stats=gpu == 0, init_timeout=timeout
+            )
             try:
                 self.run = setup_wandb(mode=mode, **kwargs)
                 break

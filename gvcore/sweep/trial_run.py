@@ -14,19 +14,36 @@ from typing import Any
 
 import torch
 
-from .budget import clear_budget, copy_budget
-from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
-from .config import Config, get_value, set_value
-from .families import get_family, resolve_config
-from .models import build_model
-from .leaderboard import FLOPS_KEY, FLOPS_PER_STEP_KEY, MESSAGE_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, RUN_DIR_KEY, STATUS_KEY, WALL_KEY
-from .rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
-from .trainer import EvalEvent, RunResult, checkpoint_path
+from ..budget import clear_budget, copy_budget
+from ..checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint
+from ..config import Config, get_value, set_value
+from ..families import get_family, resolve_config
+from ..models import build_model
+from ..rundir import CONFIG_FILE, atomic_path, read_json, read_metrics
+from ..trainer import EvalEvent, RunResult, checkpoint_path
+from .leaderboard import (
+    FLOPS_KEY,
+    FLOPS_PER_STEP_KEY,
+    MESSAGE_KEY,
+    NODE_KEY,
+    PID_KEY,
+    RESTORED_KEY,
+    RUN_DIR_KEY,
+    STATUS_KEY,
+    WALL_KEY,
+)
 
 # Keys PBT may change between a donor's checkpoint and the trial that continues from it; anything
 # else differing means the checkpoint belongs to another model.
-_SHAPE_KEYS = ("family", "data.name", "data.image_size", "model.architecture", "model.latent_dim",
-               "model.conv_width", "model.reconstruction")
+_SHAPE_KEYS = (
+    "family",
+    "data.name",
+    "data.image_size",
+    "model.architecture",
+    "model.latent_dim",
+    "model.conv_width",
+    "model.reconstruction",
+)
 
 
 def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) -> int:
@@ -49,7 +66,7 @@ def prepare_run_dir(run_dir: Path, checkpoint_dir: Path | None, config: Config) 
 
 
 def _flat(cfg: Config) -> dict[str, Any]:
-    from .config import flatten
+    from ..config import flatten
 
     return flatten(cfg.to_dict())
 
@@ -79,14 +96,18 @@ def adopt_hyperparameters(checkpoint_file: Path, config: Config) -> int:
     old, new = _flat(saved), _flat(wanted)
     clash = [k for k in _SHAPE_KEYS if old[k] != new[k]]
     if clash:
-        raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({clash[0]}: {old[clash[0]]!r} "
-                           f"!= {new[clash[0]]!r}); PBT mutations must keep the network shapes")
+        raise RuntimeError(
+            f"checkpoint {checkpoint_file} is for another model ({clash[0]}: {old[clash[0]]!r} "
+            f"!= {new[clash[0]]!r}); PBT mutations must keep the network shapes"
+        )
     model = build_model(wanted)
     try:  # any other setting that adds or removes weights (a GAN's generator average, on or off)
         model.load_state_dict(payload["model"])
     except RuntimeError as error:
-        raise RuntimeError(f"checkpoint {checkpoint_file} is for another model ({str(error).splitlines()[-1].strip()[:120]}); "
-                           "PBT mutations must keep the network shapes") from None
+        raise RuntimeError(
+            f"checkpoint {checkpoint_file} is for another model ({str(error).splitlines()[-1].strip()[:120]}); "
+            "PBT mutations must keep the network shapes"
+        ) from None
     fresh = model.make_optimizers()
     for name, optimizer in fresh.items():
         groups = payload["optimizers"][name]["param_groups"]
@@ -135,14 +156,17 @@ def logged_values(run_dir: Path, step: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for record in read_metrics(run_dir):
         if record.get("step") == step:
-            values.update({k: v for k, v in record.items() if k.startswith(("loss/", "eval/")) or k in ("d_real", "d_fake")})
+            values.update(
+                {k: v for k, v in record.items() if k.startswith(("loss/", "eval/")) or k in ("d_real", "d_fake")}
+            )
     if values:
         values["loss/objective"] = objective(Config.from_dict(info["config"]), values)
     return values
 
 
-def final_result(result: RunResult, last: dict[str, Any] | None, metric: str, run_dir: Path,
-                 restored_from: int, node: str) -> dict[str, Any]:
+def final_result(
+    result: RunResult, last: dict[str, Any] | None, metric: str, run_dir: Path, restored_from: int, node: str
+) -> dict[str, Any]:
     """The closing report of a trial that did not end at its last eval (diverged / stopped).
 
     Tune wants the sweep metric in every report, so the last eval's values are repeated: from this
@@ -151,18 +175,20 @@ def final_result(result: RunResult, last: dict[str, Any] | None, metric: str, ru
     """
     out = dict(last or logged_values(run_dir, result.step))
     out.setdefault(metric, float("nan"))
-    out.update({
-        "step": result.step,
-        "total_steps": result.total_steps,
-        "images_per_s": round(result.images_per_s, 1),
-        FLOPS_KEY: result.flops,
-        FLOPS_PER_STEP_KEY: result.flops_per_step,
-        WALL_KEY: round(result.wall_time, 3),
-        STATUS_KEY: result.status,
-        MESSAGE_KEY: result.message,
-        RUN_DIR_KEY: str(run_dir),
-        NODE_KEY: node,
-        PID_KEY: os.getpid(),
-        RESTORED_KEY: restored_from,
-    })
+    out.update(
+        {
+            "step": result.step,
+            "total_steps": result.total_steps,
+            "images_per_s": round(result.images_per_s, 1),
+            FLOPS_KEY: result.flops,
+            FLOPS_PER_STEP_KEY: result.flops_per_step,
+            WALL_KEY: round(result.wall_time, 3),
+            STATUS_KEY: result.status,
+            MESSAGE_KEY: result.message,
+            RUN_DIR_KEY: str(run_dir),
+            NODE_KEY: node,
+            PID_KEY: os.getpid(),
+            RESTORED_KEY: restored_from,
+        }
+    )
     return out

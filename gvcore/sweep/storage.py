@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import rundir
-from .errors import GVError
+from .. import rundir
+from ..errors import GVError
 
 
 def is_uri(location: str | os.PathLike) -> bool:

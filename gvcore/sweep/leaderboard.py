@@ -20,25 +20,53 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
+from ..errors import GVError
 from . import storage
-from .errors import GVError
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
 # The layout written now; readers accept 1..SCHEMA. 2 added the "schema" key itself; 3 the rows'
 # flops and flops_per_step (written when known).
 SCHEMA = 3
-CSV_COLUMNS = ("rank", "trial_id", "family", "status", "metric", "best_metric", "best_step", "step", "total_steps",
-               "wall_time_s", "images_per_s", "flops", "flops_per_step", "best_checkpoint", "run_dir", "node",
-               "restores", "error", "config", "metrics", "final")
+CSV_COLUMNS = (
+    "rank",
+    "trial_id",
+    "family",
+    "status",
+    "metric",
+    "best_metric",
+    "best_step",
+    "step",
+    "total_steps",
+    "wall_time_s",
+    "images_per_s",
+    "flops",
+    "flops_per_step",
+    "best_checkpoint",
+    "run_dir",
+    "node",
+    "restores",
+    "error",
+    "config",
+    "metrics",
+    "final",
+)
 
 # Result keys the trainable reports besides losses and eval/ metrics.
 STATUS_KEY, RUN_DIR_KEY, WALL_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, MESSAGE_KEY = (
-    "gv/status", "gv/run_dir", "gv/wall_time", "gv/node", "gv/pid", "gv/restored_from_step", "gv/message")
+    "gv/status",
+    "gv/run_dir",
+    "gv/wall_time",
+    "gv/node",
+    "gv/pid",
+    "gv/restored_from_step",
+    "gv/message",
+)
 # Training FLOPs so far (step x flops_per_step) and of one step: plain names, since ASHA / PBT count
 # in "flops" under a FLOP budget (SweepSpec.time_attr).
 FLOPS_KEY, FLOPS_PER_STEP_KEY = "flops", "flops_per_step"
@@ -97,7 +125,7 @@ class LeaderboardRow:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> "LeaderboardRow":
+    def from_dict(cls, data: Any, where: str) -> LeaderboardRow:
         """A row as written by any schema up to SCHEMA; a damaged one is a GVError naming ``where``."""
         if not isinstance(data, dict):
             raise GVError(f"{where}: a row is not an object: the file is damaged or not a gv leaderboard")
@@ -128,8 +156,16 @@ class Leaderboard:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "sweep": self.sweep, "final": self.final, "updated": self.updated,
-                "metric": self.metric, "mode": self.mode, **self.extra, "rows": [r.to_dict() for r in self.rows]}
+        return {
+            "schema": self.schema,
+            "sweep": self.sweep,
+            "final": self.final,
+            "updated": self.updated,
+            "metric": self.metric,
+            "mode": self.mode,
+            **self.extra,
+            "rows": [r.to_dict() for r in self.rows],
+        }
 
 
 def _finite(value: Any) -> bool:
@@ -138,7 +174,7 @@ def _finite(value: Any) -> bool:
 
 @functools.cache
 def _reported_losses() -> frozenset[str]:
-    from .families import FAMILIES
+    from ..families import FAMILIES
 
     return frozenset(loss for family in FAMILIES.values() for loss in family.reported_losses)
 
@@ -147,9 +183,18 @@ def _is_metric_key(key: str) -> bool:
     return key.startswith(("eval/", "loss/")) or key in _reported_losses()
 
 
-def make_row(*, trial_id: str, config: dict[str, Any], status: str, metric: str, mode: str,
-             history: Iterable[dict[str, Any]], best_checkpoint: str | None = None, error: str | None = None,
-             restores: int = 0) -> LeaderboardRow:
+def make_row(
+    *,
+    trial_id: str,
+    config: dict[str, Any],
+    status: str,
+    metric: str,
+    mode: str,
+    history: Iterable[dict[str, Any]],
+    best_checkpoint: str | None = None,
+    error: str | None = None,
+    restores: int = 0,
+) -> LeaderboardRow:
     """One leaderboard row from a trial's reports (oldest first)."""
     history = [h for h in history if h]
     last = history[-1] if history else {}
@@ -206,7 +251,7 @@ def rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
     errors. A loss metric ranks within each family (losses of different families don't compare)."""
     if not rows:
         return rows
-    from .families import FAMILIES
+    from ..families import FAMILIES
 
     metric, mode = rows[0].metric, rows[0].mode
     family_order = {f: i for i, f in enumerate(FAMILIES)}
@@ -226,7 +271,7 @@ def rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
 
 
 def mixes_kinds(rows: list[LeaderboardRow]) -> bool:
-    from .families import get_family
+    from ..families import get_family
 
     return len({get_family(r.family).kind for r in rows if r.family}) > 1
 
@@ -235,13 +280,18 @@ def objective_note(metric: str, rows: list[LeaderboardRow]) -> str | None:
     """A warning line when a loss ranks trials of different kinds (GAN vs VAE)."""
     if comparable_across_families(metric) or not mixes_kinds(rows):
         return None
-    from .families import FAMILIES
+    from ..families import FAMILIES
 
     objectives = {family.kind: family.objective_loss for family in FAMILIES.values()}
-    what = " and ".join(f"{loss} for {kind.upper()}s" for kind, loss in objectives.items()) \
-        if metric == "loss/objective" else metric
-    return (f"note: {metric} ({what}) does not compare GANs with VAEs; rows are ranked within each family. "
-            "Rank across families with an eval/ metric such as eval/fid.")
+    what = (
+        " and ".join(f"{loss} for {kind.upper()}s" for kind, loss in objectives.items())
+        if metric == "loss/objective"
+        else metric
+    )
+    return (
+        f"note: {metric} ({what}) does not compare GANs with VAEs; rows are ranked within each family. "
+        "Rank across families with an eval/ metric such as eval/fid."
+    )
 
 
 # --- files --------------------------------------------------------------------------------------
@@ -259,13 +309,25 @@ def to_csv(rows: list[LeaderboardRow]) -> str:
     return out.getvalue()
 
 
-def write(directory: str | os.PathLike, rows: list[LeaderboardRow], *, sweep: str, final: bool,
-          extra: dict[str, Any] | None = None) -> tuple[str, str]:
+def write(
+    directory: str | os.PathLike,
+    rows: list[LeaderboardRow],
+    *,
+    sweep: str,
+    final: bool,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     """leaderboard.json + leaderboard.csv in the sweep directory; returns their paths."""
     rows = rank(rows)
-    doc = Leaderboard(sweep=sweep, final=final, metric=rows[0].metric if rows else None,
-                      mode=rows[0].mode if rows else None, rows=rows,
-                      updated=datetime.now(timezone.utc).isoformat(timespec="seconds"), extra=dict(extra or {}))
+    doc = Leaderboard(
+        sweep=sweep,
+        final=final,
+        metric=rows[0].metric if rows else None,
+        mode=rows[0].mode if rows else None,
+        rows=rows,
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        extra=dict(extra or {}),
+    )
     json_path = storage.write_text(directory, LEADERBOARD_JSON, json.dumps(doc.to_dict(), indent=2, default=str) + "\n")
     csv_path = storage.write_text(directory, LEADERBOARD_CSV, to_csv(rows))
     return json_path, csv_path
@@ -279,8 +341,10 @@ def read(directory: str | os.PathLike) -> Leaderboard:
     text = storage.read_text(directory, LEADERBOARD_JSON)
     where = storage.join(str(directory), LEADERBOARD_JSON)
     if text is None:
-        raise GVError(f"'{directory}' has no {LEADERBOARD_JSON} yet: pass a sweep directory made by `gv sweep` "
-                      "(a sweep writes it once its first trial reports)")
+        raise GVError(
+            f"'{directory}' has no {LEADERBOARD_JSON} yet: pass a sweep directory made by `gv sweep` "
+            "(a sweep writes it once its first trial reports)"
+        )
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -291,13 +355,22 @@ def read(directory: str | os.PathLike) -> Leaderboard:
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
         raise GVError(f"'{where}' has a bad schema number {schema!r}: the file is damaged")
     if schema > SCHEMA:
-        raise GVError(f"'{where}' was written by a newer gv (leaderboard schema {schema}; this gv reads up to "
-                      f"{SCHEMA}): upgrade gv to read it")
+        raise GVError(
+            f"'{where}' was written by a newer gv (leaderboard schema {schema}; this gv reads up to "
+            f"{SCHEMA}): upgrade gv to read it"
+        )
     sweep = doc.get("sweep") if isinstance(doc.get("sweep"), str) else None
     rows = [LeaderboardRow.from_dict(r, where) for r in doc["rows"]]
     for row in rows:
         row.sweep, row.sweep_dir = sweep or os.path.basename(str(directory).rstrip("/")), str(directory)
     known = {"schema", "sweep", "final", "updated", "metric", "mode", "rows"}
-    return Leaderboard(sweep=sweep, final=bool(doc.get("final")), metric=doc.get("metric"), mode=doc.get("mode"),
-                       rows=rows, updated=doc.get("updated"), schema=schema,
-                       extra={k: v for k, v in doc.items() if k not in known})
+    return Leaderboard(
+        sweep=sweep,
+        final=bool(doc.get("final")),
+        metric=doc.get("metric"),
+        mode=doc.get("mode"),
+        rows=rows,
+        updated=doc.get("updated"),
+        schema=schema,
+        extra={k: v for k, v in doc.items() if k not in known},
+    )

@@ -12,7 +12,7 @@ from ..config import Config
 from ..errors import GVError
 from ..families import FAMILIES
 from ..models import GenerativeModel
-from ..leaderboard import LeaderboardRow
+from ..sweep.leaderboard import LeaderboardRow
 
 
 @dataclass
@@ -58,7 +58,7 @@ def checkpoint_file(row: dict[str, Any]) -> Path | None:
 
     best = row.best_checkpoint
     if best and best.startswith("file://"):
-        best = best[len("file://"):]
+        best = best[len("file://") :]
     if not best or "://" in best:
         return None  # in cloud storage (s3://, gs://): sync the sweep dir to disk and report on that
     candidates = [Path(best)]
@@ -78,6 +78,8 @@ def pick_best(rows: list[LeaderboardRow], metric: str, mode: str) -> dict[str, L
         if value is None or row.failed or checkpoint_file(row) is None:
             continue
         current = best.get(row.family)
-        if current is None or (value < row_value(current, metric) if mode == "min" else value > row_value(current, metric)):
+        if current is None or (
+            value < row_value(current, metric) if mode == "min" else value > row_value(current, metric)
+        ):
             best[row.family] = row
     return dict(sorted(best.items(), key=lambda kv: list(FAMILIES).index(kv[0]) if kv[0] in FAMILIES else 99))

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import leaderboard, storage
-from ..leaderboard import LeaderboardRow
 from ..errors import GVError
+from ..sweep import leaderboard, storage
+from ..sweep.leaderboard import LeaderboardRow
 
 FAILED_STATUSES = ("diverged", "error")
 UNFINISHED_STATUSES = ("running", "pending")
@@ -50,10 +50,18 @@ def trial_record(row: LeaderboardRow) -> TrialRecord:
     """The one function that reads a leaderboard row."""
     name, size = row.config.get("data.name"), row.config.get("data.image_size")
     dataset = None if name is None else (f"{name} at {size} px" if size else str(name))
-    return TrialRecord(family=row.family or row.config.get("family"), status=row.status,
-                       sweep_metric=row.metric, sweep_mode=row.mode, dataset=dataset,
-                       best_metric=row.best_metric, best_report=dict(row.metrics), final=dict(row.final or {}),
-                       config=dict(row.config), run_dir=row.run_dir)
+    return TrialRecord(
+        family=row.family or row.config.get("family"),
+        status=row.status,
+        sweep_metric=row.metric,
+        sweep_mode=row.mode,
+        dataset=dataset,
+        best_metric=row.best_metric,
+        best_report=dict(row.metrics),
+        final=dict(row.final or {}),
+        config=dict(row.config),
+        run_dir=row.run_dir,
+    )
 
 
 def metric_direction(metric: str) -> str | None:
@@ -76,8 +84,12 @@ def family_kind(family: str) -> str:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-            and abs(value) < LARGEST_VALUE:
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < LARGEST_VALUE
+    ):
         return float(value)
     return None
 
@@ -115,13 +127,14 @@ def read_sweep(directory: str) -> Sweep:
     doc = leaderboard.read(directory)
     trials = [trial_record(row) for row in doc.rows]
     if not trials:
-        raise GVError(f"'{directory}' has no trials in its {leaderboard.LEADERBOARD_JSON} yet: "
-                      "compare it once its first trial reports")
+        raise GVError(
+            f"'{directory}' has no trials in its {leaderboard.LEADERBOARD_JSON} yet: "
+            "compare it once its first trial reports"
+        )
     metric = doc.metric or trials[0].sweep_metric
     mode = doc.mode or trials[0].sweep_mode
     name = doc.sweep or str(directory).rstrip("/").rsplit("/", 1)[-1]
-    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=doc.final,
-                 trials=trials)
+    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=doc.final, trials=trials)
 
 
 @dataclass
@@ -176,38 +189,49 @@ def _choose_metric(sweeps: list[Sweep], metric: str | None) -> str:
         metrics = {s.name: s.metric for s in sweeps}
         if len(set(metrics.values())) > 1:
             listed = ", ".join(f"{name}: {m}" for name, m in metrics.items())
-            raise GVError(f"the sweeps rank by different metrics ({listed}): pass --metric to compare them on one, "
-                          "e.g. --metric eval/fid")
+            raise GVError(
+                f"the sweeps rank by different metrics ({listed}): pass --metric to compare them on one, "
+                "e.g. --metric eval/fid"
+            )
         metric = next(iter(metrics.values()))
         if not metric:
             raise GVError(f"'{sweeps[0].directory}' names no metric in its leaderboard: pass --metric, e.g. eval/fid")
         return metric
     for sweep in sweeps:
-        has_it = sweep.metric == metric or any(best_report_value(t, metric) is not None
-                                               or final_value(t, metric) is not None for t in sweep.trials)
+        has_it = sweep.metric == metric or any(
+            best_report_value(t, metric) is not None or final_value(t, metric) is not None for t in sweep.trials
+        )
         if not has_it:
-            raise GVError(f"bad --metric '{metric}': sweep '{sweep.name}' did not record it; "
-                          f"it recorded {', '.join(recorded_metrics(sweep.trials)) or 'nothing yet'}")
+            raise GVError(
+                f"bad --metric '{metric}': sweep '{sweep.name}' did not record it; "
+                f"it recorded {', '.join(recorded_metrics(sweep.trials)) or 'nothing yet'}"
+            )
     return metric
 
 
 def _direction(metric: str, families: list[str], sweeps: list[Sweep], notes: list[str]) -> str:
     direction = metric_direction(metric)
     if direction is None:
-        raise GVError(f"metric '{metric}' has no better side to compare by: pass --metric with one that has, "
-                      "e.g. eval/fid, eval/kid or eval/precision")
+        raise GVError(
+            f"metric '{metric}' has no better side to compare by: pass --metric with one that has, "
+            "e.g. eval/fid, eval/kid or eval/precision"
+        )
     if metric.startswith("loss/"):
         kinds: dict[str, list[str]] = {}
         for family in families:
             kinds.setdefault(family_kind(family), []).append(family)
         if len(kinds) > 1:
             listed = " and ".join(f"{kind.upper()}s ({', '.join(names)})" for kind, names in sorted(kinds.items()))
-            raise GVError(f"metric '{metric}' is a loss and losses don't compare {listed}: pass --metric with an "
-                          "eval/ metric such as eval/fid, or compare families of one kind")
+            raise GVError(
+                f"metric '{metric}' is a loss and losses don't compare {listed}: pass --metric with an "
+                "eval/ metric such as eval/fid, or compare families of one kind"
+            )
     for sweep in sweeps:
         if sweep.metric == metric and sweep.mode and sweep.mode != direction:
-            notes.append(f"sweep {sweep.name} ranked {metric} with mode {sweep.mode}, but "
-                         f"{'lower' if direction == 'min' else 'higher'} is better: compared as {direction}")
+            notes.append(
+                f"sweep {sweep.name} ranked {metric} with mode {sweep.mode}, but "
+                f"{'lower' if direction == 'min' else 'higher'} is better: compared as {direction}"
+            )
     return direction
 
 
@@ -230,7 +254,9 @@ def setting_text(key: str, value: Any) -> str:
     """``optim.lr``, 0.0005 -> ``lr=0.0005``: how a setting is named in tables and groups. Floats
     print as their shortest round-trip text (repr), so two different values never share a name;
     a row that doesn't record the key ran with the family's default."""
-    return f"{key.rsplit('.', 1)[-1]}={'default' if value is None else repr(value) if isinstance(value, float) else value}"
+    return (
+        f"{key.rsplit('.', 1)[-1]}={'default' if value is None else repr(value) if isinstance(value, float) else value}"
+    )
 
 
 def group_of(trial: TrialRecord, by: list[str]) -> str:
@@ -247,8 +273,10 @@ def _check_by(by: list[str], trials: list[TrialRecord]) -> None:
     keys = valid_keys()
     for key in by:
         if key not in keys:
-            raise GVError(f"bad --by '{key}': not a config key; use dotted keys such as optim.lr or model.dropout "
-                          "(see `gv config`)")
+            raise GVError(
+                f"bad --by '{key}': not a config key; use dotted keys such as optim.lr or model.dropout "
+                "(see `gv config`)"
+            )
         if not any(key in t.config for t in trials):
             raise GVError(f"bad --by '{key}': the sweeps' leaderboards record no value of it")
 
@@ -266,12 +294,18 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
     notes: list[str] = []
     direction = _direction(metric, sorted({t.family for t in trials}), sweeps, notes)
 
-    finished = [t for t in trials if t.status not in FAILED_STATUSES + UNFINISHED_STATUSES
-                and (final_value(t, metric) is not None or best_report_value(t, metric) is not None)]
+    finished = [
+        t
+        for t in trials
+        if t.status not in FAILED_STATUSES + UNFINISHED_STATUSES
+        and (final_value(t, metric) is not None or best_report_value(t, metric) is not None)
+    ]
     source = _value_source(finished, metric)
     if source == BEST_REPORT and any(final_value(t, metric) is not None for t in finished):
-        notes.append(f"the final evaluation is missing for {sum(final_value(t, metric) is None for t in finished)} "
-                     "trials: every trial is compared by its best report, so the values compare")
+        notes.append(
+            f"the final evaluation is missing for {sum(final_value(t, metric) is None for t in finished)} "
+            "trials: every trial is compared by its best report, so the values compare"
+        )
 
     families: dict[str, FamilyValues] = {}
     counts = {FINAL: 0, BEST_REPORT: 0}
@@ -302,7 +336,18 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
     if empty:
         notes.append(f"no trial of {', '.join(empty)} has a value of {metric}: not compared")
     if not families:
-        raise GVError(f"no finished or failed trial with a value of {metric} in {', '.join(s.name for s in sweeps)} "
-                      "yet: compare again once trials finish")
-    return Pool(metric=metric, direction=direction, value_source=source, value_counts=counts, dataset=dataset,
-                sweeps=sweeps, families=families, notes=notes, by=by)
+        raise GVError(
+            f"no finished or failed trial with a value of {metric} in {', '.join(s.name for s in sweeps)} "
+            "yet: compare again once trials finish"
+        )
+    return Pool(
+        metric=metric,
+        direction=direction,
+        value_source=source,
+        value_counts=counts,
+        dataset=dataset,
+        sweeps=sweeps,
+        families=families,
+        notes=notes,
+        by=by,
+    )
