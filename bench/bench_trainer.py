@@ -117,7 +117,7 @@ def main() -> None:
         cfg.train.log_every = 25
         # The hand-written loop is a plain GAN step: gv does the same work (no R1 step, no
         # generator average; their cost is measured on its own below).
-        cfg.train.r1_gamma, cfg.train.generator_ema = 0.0, 0.0
+        cfg.train.r1_gamma, cfg.train.ema_decay = 0.0, 0.0
         cfg = resolve_config(cfg)
         gv_rates, loop_rates = [], []
         for _ in range(args.repeats):
@@ -128,7 +128,7 @@ def main() -> None:
         # What the defaults add to the plain step, one at a time and side by side: the R1 step
         # (GANs), then the weight average (GANs: generator; VAEs: encoder and decoder).
         variants, names = [cfg], []
-        for key, name in (("r1_gamma", "R1 step"), ("generator_ema", "weight average")):
+        for key, name in (("r1_gamma", "R1 step"), ("ema_decay", "weight average")):
             value = getattr(default.train, key)
             if value:
                 variants.append(

@@ -23,7 +23,7 @@ from .errors import GVError
 # default". The seed reports fix the architectures; these settings were chosen by measurement on
 # mnist-5k (README "Defaults": bench/bench_quality.py runs, and the defaults-mnist-5k-{vae,gan}
 # sweeps compared with `gv compare --by`):
-# * GANs keep seed 000's settings: Adam lr 1e-3, beta1 0.5 (DCGAN paper), LeakyReLU 0.01, z of 100.
+# * GANs keep the Mafunu report's settings: Adam lr 1e-3, beta1 0.5 (DCGAN paper), LeakyReLU 0.01, z of 100.
 #   The MLP GANs add an R1 penalty, its weight from the defaults study: the best FID at equal FLOPs
 #   among the settings that cover all ten classes by step ~1,000 in every seed (gan, cgan 30; lsgan
 #   100). gan's 10 has a better FID at 2,150 steps but drops a class at step 1,000 in 2 of 4 seeds.
@@ -31,7 +31,7 @@ from .errors import GVError
 #   and cgan covers all ten classes (smallest class 4.6-7.0% of the samples; 1.5-2.6% in the seeds
 #   that fell short without it), and at 90 s FID fell (gan 6.6 -> 5.3, lsgan 7.0 -> 6.1, cgan 3.7 -> 3.0;
 #   DCGAN 5.5 -> 5.6, within noise).
-# * VAEs (seed 001 table 2 nets, 20-d latent): at 135 s on 2 cores the test negative ELBO went from
+# * VAEs (IJzer report table 2 nets, 20-d latent): at 135 s on 2 cores the test negative ELBO went from
 #   129.7 nats (lr 1e-3, slope 0.01, dropout 0.3, no warm-up) to 110.5. Added in turn at 60 s on
 #   one core, from 123.5 with dropout already off (it cost 12 nats): a KL warm-up -4 (the latent's
 #   KL rose from 13 to 16 nats), then LeakyReLU slope 0.2 -5, then lr 5e-4 -2.
@@ -41,7 +41,7 @@ from .errors import GVError
 #   10 and no KL warm-up: 95%, for 1.3 nats of held-out nELBO. That CVAE used 10 of its 20 latent
 #   dimensions (the VAE 16); free bits of 0.5 nats a dimension keep them in use: at 8,300 steps its
 #   test nELBO went from 113.3 to 109.9-110.7 over 3 seeds (0.25: 111.5-112.1; 1: 110.7-111.5).
-# * VAEs score, sample and interpolate with an average of encoder and decoder (generator_ema
+# * VAEs score, sample and interpolate with an average of encoder and decoder (ema_decay
 #   0.999; at 8,300 steps the warm-up's (1 + n) / (10 + n) still sets it): the test nELBO fell
 #   from 110.0-110.3 to 105.9-106.2 (VAE) and from 109.9-110.7 to 106.1-106.6 (CVAE). The CVAE's
 #   encoder then reads its label at size 10 too (encoder_label_scale): 104.9 in both seeds, label
@@ -57,7 +57,7 @@ TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
         "model.label_scale": 1.0,
         "model.encoder_label_scale": 1.0,
         "train.r1_gamma": 30.0,
-        "train.generator_ema": 0.99,
+        "train.ema_decay": 0.99,
         "model.free_bits": 0.0,
     },
     "vae": {
@@ -70,7 +70,7 @@ TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
         "model.label_scale": 1.0,
         "model.encoder_label_scale": 1.0,
         "train.r1_gamma": 0.0,
-        "train.generator_ema": 0.999,
+        "train.ema_decay": 0.999,
         "model.free_bits": 0.0,
     },
 }
@@ -95,10 +95,15 @@ FAMILY_DEFAULTS: dict[str, dict[str, float | int]] = {
 ADDED_KEYS: dict[str, float] = {
     "model.kl_weight_start": 0.0,
     "model.label_scale": 1.0,
-    "train.generator_ema": 0.0,
+    "train.ema_decay": 0.0,
     "model.free_bits": 0.0,
     "model.encoder_label_scale": 1.0,
 }
+
+
+# Keys renamed since gv first saved configs: old -> new. An old name is read as the new one wherever
+# a key is named (a checkpoint's or leaderboard's config, a sweep file, --set), so nothing saved breaks.
+RENAMED_KEYS: dict[str, str] = {"train.generator_ema": "train.ema_decay"}
 
 
 @dataclass
@@ -115,9 +120,9 @@ class ModelConfig:
     # None = the family's default: "mlp" for GAN/LSGAN/CGAN/VAE/CVAE on 1-channel data, "conv" on
     # 3-channel data, "dcgan" for DCGAN.
     architecture: str | None = None
-    # None = the family's default (100 for GANs, 20 for VAEs; seed 001 table 1).
+    # None = the family's default (100 for GANs, 20 for VAEs; IJzer report table 1).
     latent_dim: int | None = None
-    # Negative slope of every LeakyReLU; None = the family's default (0.01 for GANs as seed 000
+    # Negative slope of every LeakyReLU; None = the family's default (0.01 for GANs as the Mafunu report
     # specifies, 0.2 for VAEs: measured, see TRAINING_DEFAULTS above).
     leaky_slope: float | None = None
     # Dropout in the VAE encoder. Seed 001 table 2 has 0.3; measured on mnist-5k it costs the VAE
@@ -156,8 +161,8 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    # None = the family's default: 1e-3 for GANs as in seed 000 (with it DCGAN draws digits after 5
-    # epochs of mnist-5k; seed 001's 2e-4 is a 100-200-epoch setting), 5e-4 for VAEs (measured).
+    # None = the family's default: 1e-3 for GANs as in the Mafunu report (with it DCGAN draws digits after 5
+    # epochs of mnist-5k; the IJzer report's 2e-4 is a 100-200-epoch setting), 5e-4 for VAEs (measured).
     lr: float | None = None
     # Discriminator learning rate; None = lr (set it for the two-time-scale update rule).
     lr_discriminator: float | None = None
@@ -201,7 +206,7 @@ class TrainConfig:
     # (warmed up: min(decay, (1 + n) / (10 + n)) at update n; Yazici et al. 2019; StyleGAN, BigGAN):
     # a GAN's generator, a VAE's encoder and decoder. Training uses the live nets. None = the
     # family's default (0.99 GANs, 0.999 VAEs); 0 = off (the live nets).
-    generator_ema: float | None = None
+    ema_decay: float | None = None
     # torch threads for this run; 0 = leave torch's default.
     threads: int = 0
 
@@ -243,7 +248,7 @@ class Config:
     def from_saved(cls, data: dict[str, Any]) -> Config:
         """A config gv saved (a checkpoint's): keys it predates take the value their absence meant
         (ADDED_KEYS), not today's default."""
-        saved = flatten(data)
+        saved = {RENAMED_KEYS.get(k, k): v for k, v in flatten(data).items()}
         return cls.from_dict({**{k: v for k, v in ADDED_KEYS.items() if k not in saved}, **saved})
 
     @classmethod
@@ -285,6 +290,7 @@ def _field_types(obj: Any) -> dict[str, Any]:
 
 def _locate(config: Config, key: str) -> tuple[Any, str, Any]:
     """The dataclass instance that holds ``key``'s last part, that part, and its declared type."""
+    key = RENAMED_KEYS.get(key, key)
     parts = key.split(".")
     target: Any = config
     for i, part in enumerate(parts):

@@ -130,7 +130,7 @@ DATASETS: dict[str, DatasetSpec] = {
             64,
             10,
             IMAGENETTE,
-            "Imagenette (10 ImageNet classes; seed 001), resized to 64x64 by default (torchvision)",
+            "Imagenette (10 ImageNet classes; IJzer report), resized to 64x64 by default (torchvision)",
             load_imagenette,
             fixed_size=False,
         ),

@@ -42,7 +42,7 @@ class FamilySpec:
     @property
     def objective_loss(self) -> str:
         """The loss this family minimises for its sampler, reported as ``loss/objective``: the
-        generator loss for GANs, the negative ELBO for VAEs. Not comparable across kinds (seed 001)."""
+        generator loss for GANs, the negative ELBO for VAEs. Not comparable across kinds (IJzer report)."""
         return "loss/generator" if self.kind == "gan" else "loss/total"
 
     @property
@@ -66,7 +66,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "mlp",
             "bce",
             "MLP GAN, non-saturating BCE loss",
-            "Goodfellow et al. 2014; seed 000 figs 3.1-3.2",
+            "Goodfellow et al. 2014; Mafunu report figs 3.1-3.2",
         ),
         FamilySpec(
             "lsgan",
@@ -75,7 +75,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "mlp",
             "least_squares",
             "the GAN nets with least-squares losses",
-            "Mao et al. 2017; seed 000",
+            "Mao et al. 2017; Mafunu report",
         ),
         FamilySpec(
             "dcgan",
@@ -84,7 +84,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "dcgan",
             "bce",
             "convolutional GAN: ConvT generator, conv + max-pool discriminator",
-            "Radford et al. 2015; seed 000 figs 3.3-3.4",
+            "Radford et al. 2015; Mafunu report figs 3.3-3.4",
         ),
         FamilySpec(
             "cgan",
@@ -93,7 +93,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "mlp",
             "bce",
             "label-conditioned GAN: one-hot label joined to z and to the discriminator input",
-            "Mirza & Osindero 2014; seed 004",
+            "Mirza & Osindero 2014; Hawkins report",
         ),
         FamilySpec(
             "vae",
@@ -102,7 +102,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "mlp",
             "elbo",
             "MLP VAE: reconstruction + KL, reparameterisation trick",
-            "Kingma & Welling 2013; seed 001 table 2",
+            "Kingma & Welling 2013; IJzer report table 2",
         ),
         FamilySpec(
             "cvae",
@@ -111,7 +111,7 @@ FAMILIES: dict[str, FamilySpec] = {
             "mlp",
             "elbo",
             "the VAE with a one-hot label joined to the image and to z",
-            "Sohn et al. 2015; seed 000",
+            "Sohn et al. 2015; Mafunu report",
         ),
     )
 }
@@ -166,8 +166,8 @@ def resolve_config(config: Config) -> Config:
     _positive("model.free_bits", m.free_bits, allow_zero=True)
     _positive("model.leaky_slope", m.leaky_slope, allow_zero=True)
     _positive("train.r1_gamma", t.r1_gamma, allow_zero=True)
-    if not 0.0 <= t.generator_ema < 1.0:
-        raise GVError(f"bad train.generator_ema {t.generator_ema}: give a decay in [0, 1) (0.99; 0 = off)")
+    if not 0.0 <= t.ema_decay < 1.0:  # type: ignore[operator]
+        raise GVError(f"bad train.ema_decay {t.ema_decay}: give a decay in [0, 1) (0.99; 0 = off)")
     _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every, allow_zero=True)

@@ -20,14 +20,14 @@ Tensor = torch.Tensor
 
 
 def bce_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
-    """-log D(x) - log(1 - D(G(z))), batch means summed (seed 000); D outputs logits."""
+    """-log D(x) - log(1 - D(G(z))), batch means summed (Mafunu report); D outputs logits."""
     real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real + fake
 
 
 def bce_generator_loss(fake_logits: Tensor) -> Tensor:
-    """Non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, seed 000)."""
+    """Non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, Mafunu report)."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 

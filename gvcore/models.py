@@ -41,6 +41,10 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         self.latent_dim = int(config.model.latent_dim)  # type: ignore[arg-type]
         self.conditional = spec.conditional
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        rename_old_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # -- helpers shared by both kinds
     @property
     def device(self) -> torch.device:
@@ -115,6 +119,17 @@ def _adam(params, lr: float, o) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay, fused=True)
 
 
+# Module names a checkpoint may use that were renamed since: old name -> new name.
+RENAMED_MODULES = {"generator_ema.": "weight_average."}
+
+
+def rename_old_keys(state_dict: dict[str, Tensor], prefix: str) -> None:
+    """Move the weights of a renamed module (gv <= 0.1's ``generator_ema``) to today's name, in place."""
+    for old, new in RENAMED_MODULES.items():
+        for key in [k for k in state_dict if k.startswith(prefix + old)]:
+            state_dict[prefix + new + key[len(prefix + old) :]] = state_dict.pop(key)
+
+
 def moving_average(net: nn.Module, decay: float) -> AveragedModel | None:
     """An exponential moving average of ``net``'s weights and batch-norm statistics (None at decay
     0), updated by ``.update_parameters(net)`` after each step. torch's AveragedModel copies the
@@ -155,8 +170,8 @@ class GANModel(GenerativeModel):
         self.real_target = 1.0 - config.train.label_smoothing
         self.r1_gamma = float(config.train.r1_gamma or 0.0)
         # The generator samples are drawn from: a moving average of the trained one when
-        # train.generator_ema is set.
-        self.generator_ema = moving_average(self.generator, float(config.train.generator_ema or 0.0))
+        # train.ema_decay is set.
+        self.weight_average = moving_average(self.generator, float(config.train.ema_decay or 0.0))
 
     def networks(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -171,7 +186,7 @@ class GANModel(GenerativeModel):
     @property
     def sampler(self) -> nn.Module:
         """The generator samples come from: its moving average when there is one."""
-        return self.generator if self.generator_ema is None else self.generator_ema.module
+        return self.generator if self.weight_average is None else self.weight_average.module
 
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self._generate(self.sampler, z, labels)
@@ -219,11 +234,11 @@ class GANModel(GenerativeModel):
         g_loss.backward()
         optimizers["generator"].step()
         self.discriminator.requires_grad_(True)
-        if self.generator_ema is not None:
+        if self.weight_average is not None:
             # An average over the last ~1/(1 - decay) generators: one generator's samples lean
             # towards whichever digits the discriminator let it win lately; the average's don't
             # (every MLP GAN covers all ten classes by step 1,000: README "The MLP GANs' start").
-            self.generator_ema.update_parameters(self.generator)
+            self.weight_average.update_parameters(self.generator)
 
         with torch.no_grad():
             return {
@@ -255,10 +270,10 @@ class VAEModel(GenerativeModel):
         self.free_bits = float(m.free_bits or 0.0)
         # Training steps taken, for the KL warm-up; a buffer, so checkpoints and resumes carry it.
         self.register_buffer("steps_taken", torch.zeros((), dtype=torch.long))
-        # With train.generator_ema set, every metric, sample and interpolation uses a moving
+        # With train.ema_decay set, every metric, sample and interpolation uses a moving
         # average of the encoder and decoder; training uses the live ones. The decoder is the
         # VAE's generator; the encoder is averaged with it so that the pair the ELBO scores match.
-        self.generator_ema = moving_average(self._averaged_nets(), float(config.train.generator_ema or 0.0))
+        self.weight_average = moving_average(self._averaged_nets(), float(config.train.ema_decay or 0.0))
 
     def _averaged_nets(self) -> nn.Module:
         """What the average averages: encoder and decoder, in one module (built afresh each time,
@@ -268,11 +283,12 @@ class VAEModel(GenerativeModel):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints from before the warm-up existed trained without one: count it as done.
         state_dict.setdefault(prefix + "steps_taken", torch.tensor(self.kl_warmup, dtype=torch.long))
-        average = prefix + "generator_ema."
-        if self.generator_ema is not None and not any(key.startswith(average) for key in state_dict):
-            # A VAE saved before VAEs had an average (train.generator_ema was set, and ignored):
+        rename_old_keys(state_dict, prefix)
+        average = prefix + "weight_average."
+        if self.weight_average is not None and not any(key.startswith(average) for key in state_dict):
+            # A VAE saved before VAEs had an average (train.ema_decay was set, and ignored):
             # the average starts as its live nets, as it sampled, and the next update copies them.
-            for name in self.generator_ema.module.state_dict():
+            for name in self.weight_average.module.state_dict():
                 if prefix + name in state_dict:
                     state_dict[average + "module." + name] = state_dict[prefix + name]
             state_dict[average + "n_averaged"] = torch.zeros((), dtype=torch.long)
@@ -296,12 +312,12 @@ class VAEModel(GenerativeModel):
     @property
     def sampler(self) -> nn.Module:
         """The decoder samples come from: the moving average's when there is one."""
-        return self.decoder if self.generator_ema is None else self.generator_ema.module["decoder"]
+        return self.decoder if self.weight_average is None else self.weight_average.module["decoder"]
 
     @property
     def inference_encoder(self) -> nn.Module:
         """The encoder metrics and interpolations use: the moving average's when there is one."""
-        return self.encoder if self.generator_ema is None else self.generator_ema.module["encoder"]
+        return self.encoder if self.weight_average is None else self.weight_average.module["encoder"]
 
     def encode(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """q(z|x): (mean, log-variance), each (N, latent_dim)."""
@@ -358,10 +374,10 @@ class VAEModel(GenerativeModel):
         warmed.backward()
         optimizers["vae"].step()
         self.steps_taken += 1
-        if self.generator_ema is not None:
+        if self.weight_average is not None:
             # On 5,000 digits the last steps are noisy: the average generalises better (measured
             # in gvcore/config.py above TRAINING_DEFAULTS).
-            self.generator_ema.update_parameters(self._averaged_nets())
+            self.weight_average.update_parameters(self._averaged_nets())
         return {"loss/total": loss.detach(), "loss/reconstruction": recon.detach(), "loss/kl": kl.detach()}
 
 

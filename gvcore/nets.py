@@ -10,10 +10,10 @@ Two shapes of network cover all six families:
 
 Each comes in three architectures, picked by name:
 
-* ``mlp``   -- fully connected (seed 000 figs 3.1-3.2 for GANs, seed 001 table 2 for VAEs);
-* ``dcgan`` -- seed 000 figs 3.3-3.4: FC -> ConvTranspose generator with ReLU + BatchNorm, a
+* ``mlp``   -- fully connected (Mafunu report figs 3.1-3.2 for GANs, IJzer report table 2 for VAEs);
+* ``dcgan`` -- Mafunu report figs 3.3-3.4: FC -> ConvTranspose generator with ReLU + BatchNorm, a
   5x5-conv + max-pool discriminator; sized to the image (exactly the seed's nets at 28x28);
-* ``conv``  -- seed 001 table 3: 3x3 conv + max-pool encoder, FC -> ConvTranspose decoder, for
+* ``conv``  -- IJzer report table 3: 3x3 conv + max-pool encoder, FC -> ConvTranspose decoder, for
   3-channel datasets (32x32 CIFAR-10, 64x64 Imagenette).
 
 Hidden sizes are data (``MLP_HIDDEN``), so the GAN and VAE variants differ only by table entries.
@@ -30,10 +30,10 @@ ARCHITECTURES = ("mlp", "dcgan", "conv")
 
 # (kind, role) -> hidden sizes of the fully connected nets.
 MLP_HIDDEN = {
-    ("gan", "generator"): (1024, 1024),  # seed 000 fig 3.1
-    ("gan", "discriminator"): (256, 256),  # seed 000 fig 3.2
-    ("vae", "encoder"): (1024, 512, 256),  # seed 001 table 2
-    ("vae", "decoder"): (256, 512, 1024),  # seed 001 table 2
+    ("gan", "generator"): (1024, 1024),  # Mafunu report fig 3.1
+    ("gan", "discriminator"): (256, 256),  # Mafunu report fig 3.2
+    ("vae", "encoder"): (1024, 512, 256),  # IJzer report table 2
+    ("vae", "decoder"): (256, 512, 1024),  # IJzer report table 2
 }
 
 

@@ -1,12 +1,15 @@
 """The run directory, and how gv writes files: one atomic writer, one ``metrics.jsonl`` reader.
 
-A run directory (`gv train`, or a sweep trial's ``run/`` folder)::
+A run directory (`gv train`, or a sweep trial's ``run/`` folder) -- described here and only here::
 
-    config.json               {"config", "family", "dataset", "parameters", "versions", "created"}
-    metrics.jsonl             losses every train.log_every steps; eval metrics at every eval interval
-    samples/step-NNNNNNN.png  sample grid from fixed noise at every eval
-    checkpoints/checkpoint.pt latest checkpoint
-    result.json               {"status": done|diverged|stopped, "step", "wall_time", ...}
+    config.json               {"config" (resolved), "family", "dataset", "parameters", "budget": {kind,
+                              amount, flops_per_step, total_steps (null for seconds)}, "versions", "created"}
+    metrics.jsonl             {"step", "epoch", "time", "images_per_s", "loss/..."} every train.log_every
+                              steps; {"step", "time", "eval/..."} at every eval interval
+    samples/step-NNNNNNN.png  sample grid from fixed noise (conditional: one row per class) at every eval
+    checkpoints/checkpoint.pt latest checkpoint: model, optimizers, step, RNG state, and the config
+    result.json               {"status": done|diverged|stopped, "step", "wall_time", "train_time",
+                              "images_per_s", "flops_per_step", "flops" (= step x flops_per_step), ...}
 
 Every file gv writes -- checkpoints, JSON, PNGs, NPZ, caches -- goes through :func:`atomic_path`:
 written under a temporary name in the same folder, then renamed over the target. A reader (the

@@ -4,13 +4,7 @@ Hosts (the CLI's progress bar, the Ray Tune adapter) stay outside the loop and t
 :class:`Hooks`: ``on_progress`` every log interval, ``on_eval`` after every checkpoint, and
 ``should_stop`` polled every step.
 
-Run directory::
-
-    config.json              resolved config, family, dataset, versions
-    metrics.jsonl            losses every train.log_every steps; eval metrics every eval interval
-    samples/step-<step>.png  sample grid from fixed noise at every eval
-    checkpoints/checkpoint.pt latest checkpoint (model, optimizers, step, RNG state)
-    result.json              status (done / diverged / stopped), steps, wall time, images/s, FLOPs
+What it writes into the run directory is described once, in gvcore/rundir.py.
 
 The budget (epochs, steps, FLOPs or seconds; gvcore/budget.py) becomes a number of steps before the
 loop, except a seconds budget: the loop ends at the first step past it and then evaluates.
@@ -50,7 +44,8 @@ from .rundir import (
     write_json,
 )
 
-Evaluator = Callable[[GenerativeModel, int], dict[str, float]]
+# What the loop calls at every eval: (model, step) -> {"eval/<key>": value} (gvcore.evaluation.api.make_evaluator).
+EvaluationFunction = Callable[[GenerativeModel, int], dict[str, float]]
 
 
 @dataclass
@@ -157,7 +152,7 @@ def train(
     config: Config,
     run_dir: str | os.PathLike,
     hooks: Hooks | None = None,
-    evaluator_for: Callable[[Config], Evaluator | None] | None = None,
+    evaluator_for: Callable[[Config], EvaluationFunction | None] | None = None,
     resume: bool = True,
 ) -> RunResult:
     """Train ``config`` into ``run_dir``; continue from its checkpoint if there is one."""

@@ -60,9 +60,9 @@ def write_leaderboard(
     for family, outcomes in trials.items():
         for i, outcome in enumerate(outcomes):
             row_final = (final or {}).get(family, [None] * len(outcomes))[i]
-            rows.append(
-                make_row(len(rows), family, outcome, metric=metric, mode=mode, dataset=dataset, final=row_final)
-            )
+            row = make_row(len(rows), family, outcome, metric=metric, mode=mode, dataset=dataset, final=row_final)
+            row["trial_id"] = f"{directory.name}_{row['trial_id']}"  # unique across sweeps, as Ray's ids are
+            rows.append(row)
     directory.mkdir(parents=True, exist_ok=True)
     doc = {
         "sweep": directory.name,

@@ -188,7 +188,7 @@ def test_resume_refuses_two_budgets(cgan_run):
         (["train", "cvae", "--set", "model.label_scale=0"], ["bad model.label_scale 0.0", "> 0"]),
         (["train", "cvae", "--set", "model.encoder_label_scale=-1"], ["bad model.encoder_label_scale -1.0", "> 0"]),
         (["train", "cvae", "--set", "model.kl_weight_start=-1"], ["bad model.kl_weight_start -1.0", ">= 0"]),
-        (["train", "gan", "--set", "train.generator_ema=1"], ["bad train.generator_ema 1.0", "[0, 1)"]),
+        (["train", "gan", "--set", "train.ema_decay=1"], ["bad train.ema_decay 1.0", "[0, 1)"]),
         (["train", "cvae", "--set", "model.free_bits=-0.5"], ["bad model.free_bits -0.5", ">= 0"]),
         (["train", "gan", "--dataset", "cifar10", "--data-dir", "{tmp}/nodata"], ["cifar10", "nodata"]),
     ],

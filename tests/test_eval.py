@@ -272,7 +272,7 @@ def _constant_vae(mu: torch.Tensor, logvar: torch.Tensor, decoder_logits: torch.
     input: its ELBO can be written down by hand."""
     cfg = Config(family="vae")
     cfg.model.latent_dim = mu.numel()
-    cfg.train.generator_ema = 0.0  # the nets set below are the ones scored, not an average of them
+    cfg.train.ema_decay = 0.0  # the nets set below are the ones scored, not an average of them
     cfg = resolve_config(cfg)
     model = build_model(cfg)
     with torch.no_grad():

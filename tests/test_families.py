@@ -149,7 +149,7 @@ class TestFamilyContract:
         assert sorted(optimized) == sorted(id(p) for p in trained)
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         averaged = counts["generator"] if spec.kind == "gan" else counts["encoder"] + counts["decoder"]
-        assert frozen == (averaged if config.train.generator_ema else 0)
+        assert frozen == (averaged if config.train.ema_decay else 0)
 
     @every_family
     def test_train_step_updates_both_networks_and_reports_its_finite_losses(self, family, stepped):
@@ -465,13 +465,13 @@ def test_r1_penalty_keeps_the_discriminator_flat_around_real_images(family, batc
 def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_from_the_live_nets(
     family, batch, tmp_path
 ):
-    """train.generator_ema: the nets train as before; samples (and a VAE's encodings, so every
+    """train.ema_decay: the nets train as before; samples (and a VAE's encodings, so every
     metric) come from a moving average of their weights: copied at the first step, then moved by
     1 - min(decay, (1 + n) / (10 + n)) of the gap at the n-th step after it. 0 = off, and a checkpoint
     saved before the key existed uses its own live nets."""
     images, labels = batch
     decay = 0.2  # the warm-up's (1 + n) / (10 + n) is below it at n = 1 (0.18), above it from n = 2
-    config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": decay}}))
+    config = resolve_config(Config.from_dict({"family": family, "train": {"ema_decay": decay}}))
     torch.manual_seed(0)
     model = build_model(config)
     optimizers = model.make_optimizers()
@@ -513,32 +513,63 @@ def test_samples_and_metrics_come_from_the_moving_average_and_old_checkpoints_fr
                 assert torch.allclose(scored, model._elbo_terms(*pair, images[:4], wanted)[0]) is same
 
     # Off: no average; samples and encodings are the live nets'.
-    off = build_model(resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}})))
-    assert off.sampler is (off.generator if off.kind == "gan" else off.decoder) and off.generator_ema is None
+    off = build_model(resolve_config(Config.from_dict({"family": family, "train": {"ema_decay": 0.0}})))
+    assert off.sampler is (off.generator if off.kind == "gan" else off.decoder) and off.weight_average is None
     assert off.kind == "gan" or off.inference_encoder is off.encoder
 
     # A checkpoint from before the key: its config lacks it and its weights have no average.
-    old_config = resolve_config(Config.from_dict({"family": family, "train": {"generator_ema": 0.0}}))
+    old_config = resolve_config(Config.from_dict({"family": family, "train": {"ema_decay": 0.0}}))
     path = save_checkpoint(tmp_path / "c.pt", model=off, optimizers={}, config=old_config, step=0, epoch=0)
     payload = torch.load(path, weights_only=True)
     stored = json.loads(payload["config"])
-    del stored["train"]["generator_ema"]
+    del stored["train"]["ema_decay"]
     payload["config"] = json.dumps(stored)
     torch.save(payload, tmp_path / "old.pt")
     loaded, _, _ = load_model(tmp_path / "old.pt")
-    assert loaded.config == old_config and loaded.generator_ema is None
+    assert loaded.config == old_config and loaded.weight_average is None
     adopt_hyperparameters(tmp_path / "old.pt", Config(family=family))  # a resumed sweep trial
     assert load_model(tmp_path / "old.pt")[1] == old_config
     if off.kind == "vae":
         # A VAE saved while VAEs ignored the key (set, but no average in its weights): its average
         # starts as its live nets, which it sampled from.
-        stored["train"]["generator_ema"] = 0.5
+        stored["train"]["ema_decay"] = 0.5
         payload["config"] = json.dumps(stored)
         torch.save(payload, tmp_path / "ignored.pt")
         loaded, _, _ = load_model(tmp_path / "ignored.pt")
-        assert loaded.generator_ema is not None and int(loaded.generator_ema.n_averaged) == 0
+        assert loaded.weight_average is not None and int(loaded.weight_average.n_averaged) == 0
         with eval_mode(off):
             assert torch.equal(loaded.sample(4, wanted, seeded(2)), off.sample(4, wanted, seeded(2)))
             assert all(
                 torch.equal(a, b) for a, b in zip(loaded.encode(images[:4], wanted), off.encode(images[:4], wanted))
             )
+
+
+@pytest.mark.parametrize("family", ["gan", "cvae"])
+def test_a_checkpoint_from_before_train_ema_decay_was_named_loads_with_its_average(family, batch, tmp_path):
+    """gv 0.1 called the key train.generator_ema and the module generator_ema: such a checkpoint
+    loads with the same decay and the same averaged weights, and the old key still sets the new one."""
+    images, labels = batch
+    config = resolve_config(Config(family=family))
+    torch.manual_seed(0)
+    model = build_model(config)
+    optimizers = model.make_optimizers()
+    for _ in range(3):
+        model.train_step(images, labels, optimizers)
+    path = save_checkpoint(tmp_path / "new.pt", model=model, optimizers=optimizers, config=config, step=3, epoch=0)
+    payload = torch.load(path, weights_only=True)
+    stored = json.loads(payload["config"])
+    stored["train"]["generator_ema"] = stored["train"].pop("ema_decay")
+    payload["config"] = json.dumps(stored)
+    payload["model"] = {
+        ("generator_ema." + k.removeprefix("weight_average.") if k.startswith("weight_average.") else k): v
+        for k, v in payload["model"].items()
+    }
+    assert any(k.startswith("generator_ema.") for k in payload["model"])
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, loaded_config, _ = load_model(tmp_path / "old.pt")
+    assert loaded_config == config and loaded_config.train.ema_decay == config.train.ema_decay > 0
+    wanted = labels_for(model, labels[:4])
+    with eval_mode(model):
+        assert torch.equal(loaded.sample(4, wanted, seeded(1)), model.sample(4, wanted, seeded(1)))
+    assert get_value(Config.from_dict({"train": {"generator_ema": 0.5}}), "train.ema_decay") == 0.5
+    assert get_value(Config(), "train.generator_ema") is None  # the old name reads the new key

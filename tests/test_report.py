@@ -94,7 +94,7 @@ def test_report_has_every_family_and_figure(report):
     # The page opens with the verdict over every trial (two per family, six families: FID from the
     # trials, precision / recall from the final evaluation of each trial's best checkpoint).
     verdict = data["verdict"]
-    assert set(verdict["axes"]) == {"overall", "fidelity", "diversity"}
+    assert set(verdict["axes"]) == {"overall", "legibility", "diversity"}
     for axis in verdict["axes"].values():
         assert {f["family"] for f in axis["families"]} == set(FAMILIES) and all(f["n"] == 2 for f in axis["families"])
         assert axis["sentence"] and set(axis["figures"]) == {"medians", "pairs", "tuning"}

@@ -27,10 +27,10 @@ def test_sharper_and_more_diverse_families_are_named_on_their_own_axes(tmp_path)
     sweep = write_leaderboard(tmp_path / "sweep", {f: [v["fid"] for v in finals[f]] for f in finals}, final=finals)
     verdicts = axis_verdicts([str(sweep)], tmp_path / "out")
     by_axis = {v.axis: v for v in verdicts}
-    assert [v.axis for v in verdicts] == ["overall", "fidelity", "diversity"]
+    assert [v.axis for v in verdicts] == ["overall", "legibility", "diversity"]
     assert by_axis["overall"].winner is None  # FIDs 20 vs 20.5 with noise 1: not told apart
-    assert by_axis["fidelity"].winner == "dcgan" and by_axis["diversity"].winner == "vae"
-    assert summary(verdicts) == "vae is more diverse, dcgan has higher fidelity (both at 95% confidence)."
+    assert by_axis["legibility"].winner == "dcgan" and by_axis["diversity"].winner == "vae"
+    assert summary(verdicts) == "vae is more diverse, dcgan is more legible (both at 95% confidence)."
     assert "no family wins at 95% confidence" in by_axis["overall"].sentence()
     for verdict in verdicts:
         assert {"medians", "pairs", "tuning"} <= set(verdict.figures)
@@ -40,7 +40,7 @@ def test_sharper_and_more_diverse_families_are_named_on_their_own_axes(tmp_path)
 def test_one_trial_per_family_is_a_ranking_not_an_answer(tmp_path):
     sweep = write_leaderboard(tmp_path / "sweep", {"gan": [80.0], "dcgan": [10.0], "vae": [40.0]})
     verdicts = axis_verdicts([str(sweep)], tmp_path / "out")
-    assert [v.axis for v in verdicts] == ["overall"]  # only FID recorded: no fidelity / diversity axis
+    assert [v.axis for v in verdicts] == ["overall"]  # only FID recorded: no legibility / diversity axis
     assert verdicts[0].winner is None and "no confidence possible" in verdicts[0].doc["reason"]
     assert summary(verdicts).startswith("One trial per family: the table below is a ranking, not an answer")
     assert set(verdicts[0].figures) == {"medians"}  # no win matrix, no best-of-k curve from single trials

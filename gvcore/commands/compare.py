@@ -52,6 +52,22 @@ def compare_cmd(
             help="Compare settings instead of families: pool trials by family and these config keys (comma-separated, e.g. optim.lr,model.dropout), seeds together. How the defaults study picks defaults.",
         ),
     ] = None,
+    axis: Annotated[
+        str | None,
+        typer.Option(
+            "--axis",
+            help="Compare on one axis of the verdict instead of a metric: overall, legibility or diversity "
+            "(each names its metric; see docs/metrics.md).",
+        ),
+    ] = None,
+    allow_mixed_budgets: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mixed-budgets",
+            help="Pool trials trained at different budgets (refused otherwise: families compare at equal compute); "
+            "the verdict then says so.",
+        ),
+    ] = False,
     out: Annotated[
         str | None,
         typer.Option(
@@ -69,7 +85,7 @@ def compare_cmd(
     keys = [key.strip() for key in by.split(",") if key.strip()] if by is not None else None
     if keys is not None and not keys:
         raise GVError(f"bad --by '{by}': name config keys, e.g. --by optim.lr,model.dropout")
-    doc = compare(load_pool(sweep_dirs, metric, keys))
+    doc = compare(load_pool(sweep_dirs, metric, keys, allow_mixed_budgets=allow_mixed_budgets, axis=axis))
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if out_dir is not None:
         write_text(out_dir / COMPARE_JSON, text)

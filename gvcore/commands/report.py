@@ -165,22 +165,28 @@ def report_cmd(
     wandb_entity: Annotated[str | None, typer.Option(help="W&B entity (user or team).")] = None,
     wandb_mode: Annotated[str, typer.Option(help="auto, online, offline or disabled (as for `gv sweep`).")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    allow_mixed_budgets: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mixed-budgets",
+            help="Pool trials trained at different budgets (refused otherwise); the verdict then says so.",
+        ),
+    ] = False,
 ) -> None:
     """Compare the best checkpoint of each family side by side: samples, interpolations, metrics,
     sensitivity and curves, as a self-contained report.html (+ PNGs, report.json; optionally W&B)."""
     import shutil
     import tempfile
 
+    from ..compare import read_sweeps
     from ..report import build_report, metric_mode
-    from ..sweep.leaderboard import read as read_leaderboard
     from .common import err_console
     from .wandb_mode import resolve_wandb_mode
 
     if eval_samples < 100:
         raise GVError(f"bad --eval-samples {eval_samples}: use at least 100 (10000 is the standard)")
     metric_mode(metric)
-    for directory in sweep_dirs:
-        read_leaderboard(directory)  # every sweep dir readable before any work
+    read_sweeps([str(d) for d in sweep_dirs], allow_mixed_budgets)  # readable and poolable before any work
     mode, why = resolve_wandb_mode(wandb_mode) if (wandb or wandb_report) else ("disabled", "")
     out = out or Path(sweep_dirs[0]) / "report"
     check_creatable(out, "--out")
@@ -195,7 +201,13 @@ def report_cmd(
     try:
         with err_console.status("building the report") as status:
             data = build_report(
-                list(sweep_dirs), staging, metric, eval_samples, device, progress=lambda text: status.update(text)
+                list(sweep_dirs),
+                staging,
+                metric,
+                eval_samples,
+                device,
+                progress=lambda text: status.update(text),
+                allow_mixed_budgets=allow_mixed_budgets,
             )
         if out.exists():
             shutil.rmtree(out)

@@ -110,10 +110,18 @@ def results_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the leaderboard document as JSON.")] = False,
 ) -> None:
     """Print the leaderboard of a finished or running sweep."""
+    from ..sweep.values import trial_value, value_source
+
     directory = sweep_dir if store.is_uri(sweep_dir) else str(Path(sweep_dir).expanduser())
     doc = leaderboard.read(directory)
+    doc.rows = leaderboard.rank(doc.rows)  # by today's rule, whatever gv wrote the file
     if as_json:
-        typer.echo(json.dumps(doc.to_dict(), indent=2))
+        data = doc.to_dict()
+        # Each trial's value of the sweep metric as gv report and gv compare read it (gvcore/sweep/values.py).
+        source = value_source(doc.rows, doc.metric or "")
+        for row, out in zip(doc.rows, data["rows"]):
+            out["value"], out["value_source"] = trial_value(row, row.metric, source)
+        typer.echo(json.dumps(data, indent=2))
         return
     print_leaderboard(doc)
 

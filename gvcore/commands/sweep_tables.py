@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..sweep import leaderboard, trial_dirname
 from ..sweep.leaderboard import Leaderboard, LeaderboardRow
+from ..sweep.values import BEST_REPORT, FINAL, trial_value, value_source
 from .common import console, table_console
 
 _SHORT = {
@@ -82,11 +83,12 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
         keys = [k for k in (rows[0].config if rows else {}) if k in varying and k != "family"]
     state = "final" if doc.final else "live, sweep still running or interrupted"
     table = Table(title=f"leaderboard {doc.sweep or ''} ({state}): best {metric} ({mode})", title_justify="left")
-    # The full evaluation of each best checkpoint (every metric, final_eval_samples images): its
-    # value of the sweep metric, plus precision / recall, which say *why* a FID is what it is.
-    final_keys = [
-        k for k in (metric.split("/", 1)[-1], "precision", "recall") if any(k in (r.final or {}) for r in rows)
-    ]
+    # Each trial's value (gvcore/sweep/values.py: the final evaluation of its best checkpoint where
+    # the trials have one) ranks the table; beside it the best value seen in training and the final
+    # evaluation's precision / recall, which say *why* a FID is what it is.
+    source = value_source(rows, metric)
+    values = [trial_value(row, metric, source)[0] for row in rows]
+    final_keys = [k for k in ("precision", "recall") if any(k in (r.final or {}) for r in rows)]
     # Compute used, where rows record it (a FLOP budget's equal-compute comparison).
     flops = any(getattr(r, "flops", None) for r in rows)
     for column in (
@@ -94,7 +96,8 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
         "trial",
         "family",
         "status",
-        f"best {metric}",
+        f"{metric} ({'final evaluation' if source == FINAL else 'best in training' if source == BEST_REPORT else 'mixed'})",
+        "best in training",
         "at step",
         "steps",
         "wall s",
@@ -105,7 +108,7 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
         "restores",
     ):
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for row, value in zip(rows, values):
         status = row.status
         total = row.total_steps
         table.add_row(
@@ -113,6 +116,7 @@ def leaderboard_table(doc: Leaderboard, keys: list[str] | None = None) -> Table:
             trial_dirname(row.family or "?", row.trial_id),
             row.family or "-",
             f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
+            _number(value),
             _number(row.best_metric),
             str(row.best_step if row.best_step is not None else "-"),
             f"{row.step}/{total}" if total else str(row.step),

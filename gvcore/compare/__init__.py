@@ -5,7 +5,7 @@ Comparisons are distributions over every trial -- hyperparameters and seeds -- a
 ("Are GANs Created Equal?") argue, with the expected best of k trials (Dodge et al. 2019, "Show Your
 Work") as the "how hard to tune" figure.
 
-    trials.py      leaderboard rows -> per-family values of one metric; every input check
+    pool.py        sweeps read and checked once; leaderboard rows -> per-family values of one metric
     statistics.py  median, IQM, expected best of k, P(A beats B), scipy.stats.bootstrap intervals
     verdict.py     the comparison document and the winner
     render.py      rich tables and the expected-best PNG
@@ -14,8 +14,8 @@ numpy and scipy are imported here, never by `gv`'s start-up: gvcore/commands/com
 this package inside the command.
 """
 
-from .pool import Pool, load_pool
+from .pool import Pool, load_pool, read_sweeps
 from .render import expected_best_figure, print_comparison
 from .verdict import compare
 
-__all__ = ["Pool", "compare", "expected_best_figure", "load_pool", "print_comparison"]
+__all__ = ["Pool", "compare", "expected_best_figure", "load_pool", "print_comparison", "read_sweeps"]

@@ -1,79 +1,38 @@
-"""Reading sweeps for `gv compare`: leaderboard rows -> one sample of metric values per family.
+"""Pooling sweeps for `gv compare` and `gv report`: read and check the sweeps once, then one sample
+of metric values per family (or, with ``by``, per setting of a family, seeds pooled).
 
-Three small functions stand between this module and the code it reads, one place each:
-:func:`trial_record` (every access to a leaderboard row), :func:`metric_direction`
-(which way a metric is better, from the evaluation catalog) and :func:`family_kind` (GAN or VAE).
+Before any statistics the sweeps are checked as a whole (:func:`read_sweeps`): each directory once,
+one dataset, no trial seen twice (a sweep beside a copy of itself), and one training budget unless
+mixed budgets are allowed (then every output says so). Then the metric: one every sweep recorded,
+with a better side, and no loss across GANs and VAEs.
 
-Which value of a trial is compared: the final full evaluation of its best checkpoint (``final``:
-every metric on the sweep's final_eval_samples images) when every finished trial has one, else its
-best report (``best_metric`` for the sweep's own metric, ``metrics`` for the others), so that all
-values compare (a FID on 2,000 samples is biased upwards against one on 10,000). Only when neither
-covers every trial is each trial's own best available value used ("mixed", said in the output).
+A trial's value is gvcore/sweep/values.py's rule (the final evaluation of its best checkpoint when
+the pool's finished trials have one, else their best reports); failed trials are the worst outcome.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import BUDGET_KINDS, DEFAULT_EPOCHS
 from ..errors import GVError
+from ..evaluation.catalog import metric_direction
 from ..sweep import leaderboard, storage
 from ..sweep.leaderboard import LeaderboardRow
-
-FAILED_STATUSES = ("diverged", "error")
-UNFINISHED_STATUSES = ("running", "pending")
-FINAL, BEST_REPORT, MIXED = "final", "best_report", "mixed"
-# Values beyond this are not metric values: the statistics use 1e300 as a finite stand-in for a
-# failed trial (gvcore/compare/statistics.py), so real values must stay far below it.
-LARGEST_VALUE = 1e200
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """What `gv compare` needs of one leaderboard row."""
-
-    family: str | None
-    status: str
-    sweep_metric: str | None
-    sweep_mode: str | None
-    dataset: str | None
-    best_metric: Any
-    best_report: dict[str, Any]
-    final: dict[str, Any]
-    config: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
-    run_dir: str | None = None  # the trial's run directory (metrics.jsonl, samples), when recorded
-
-
-def trial_record(row: LeaderboardRow) -> TrialRecord:
-    """The one function that reads a leaderboard row."""
-    name, size = row.config.get("data.name"), row.config.get("data.image_size")
-    dataset = None if name is None else (f"{name} at {size} px" if size else str(name))
-    return TrialRecord(
-        family=row.family or row.config.get("family"),
-        status=row.status,
-        sweep_metric=row.metric,
-        sweep_mode=row.mode,
-        dataset=dataset,
-        best_metric=row.best_metric,
-        best_report=dict(row.metrics),
-        final=dict(row.final or {}),
-        config=dict(row.config),
-        run_dir=row.run_dir,
-    )
-
-
-def metric_direction(metric: str) -> str | None:
-    """'min' or 'max' for a metric, or None when it has no better side (eval/density). The one
-    lookup of the metric registry: repoint it at gvcore.evaluation's direction(key) when it lands."""
-    if metric.startswith("eval/"):
-        from ..evaluation.catalog import direction  # the metrics' declarations, no torch
-
-        return direction(metric.removeprefix("eval/"))
-    if metric.startswith("loss/"):
-        return "min"
-    return None
+from ..sweep.values import (
+    BEST_REPORT,
+    FAILED_STATUSES,
+    FINAL,
+    UNFINISHED_STATUSES,
+    best_report_value,
+    final_value,
+    is_finished,
+    recorded_metrics,
+    trial_value,
+    value_source,
+)
 
 
 def family_kind(family: str) -> str:
@@ -83,31 +42,19 @@ def family_kind(family: str) -> str:
     return get_family(family).kind
 
 
-def _number(value: Any) -> float | None:
-    if (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and abs(value) < LARGEST_VALUE
-    ):
-        return float(value)
-    return None
+def dataset_of(row: LeaderboardRow) -> str | None:
+    """The dataset a trial trained on, with its image size when set ('mnist-5k', 'imagenette at 64 px')."""
+    name, size = row.config.get("data.name"), row.config.get("data.image_size")
+    return None if name is None else (f"{name} at {size} px" if size else str(name))
 
 
-def best_report_value(trial: TrialRecord, metric: str) -> float | None:
-    return _number(trial.best_metric if trial.sweep_metric == metric else trial.best_report.get(metric))
-
-
-def final_value(trial: TrialRecord, metric: str) -> float | None:
-    return _number(trial.final.get(metric.removeprefix("eval/"))) if metric.startswith("eval/") else None
-
-
-def recorded_metrics(trials: list[TrialRecord]) -> list[str]:
-    """Every metric some trial has a value of (for error messages)."""
-    names = {t.sweep_metric for t in trials if t.sweep_metric}
-    names |= {k for t in trials for k, v in t.best_report.items() if _number(v) is not None}
-    names |= {f"eval/{k}" for t in trials for k, v in t.final.items() if _number(v) is not None}
-    return sorted(names)
+def budget_of(row: LeaderboardRow) -> str:
+    """The budget a trial was given, in words ('flops 3.5e+12'); a row naming none had the default epochs."""
+    for kind in BUDGET_KINDS:
+        amount = row.config.get(f"train.{kind}")
+        if amount is not None:
+            return f"{kind} {amount:g}" if isinstance(amount, (int, float)) else f"{kind} {amount}"
+    return f"epochs {DEFAULT_EPOCHS}"
 
 
 # --- sweeps ---------------------------------------------------------------------------------------
@@ -120,21 +67,79 @@ class Sweep:
     metric: str | None
     mode: str | None
     final: bool
-    trials: list[TrialRecord]
+    trials: list[LeaderboardRow]
 
 
 def read_sweep(directory: str) -> Sweep:
     doc = leaderboard.read(directory)
-    trials = [trial_record(row) for row in doc.rows]
-    if not trials:
+    if not doc.rows:
         raise GVError(
             f"'{directory}' has no trials in its {leaderboard.LEADERBOARD_JSON} yet: "
             "compare it once its first trial reports"
         )
-    metric = doc.metric or trials[0].sweep_metric
-    mode = doc.mode or trials[0].sweep_mode
+    metric = doc.metric or doc.rows[0].metric
+    mode = doc.mode or doc.rows[0].mode
     name = doc.sweep or str(directory).rstrip("/").rsplit("/", 1)[-1]
-    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=doc.final, trials=trials)
+    return Sweep(directory=str(directory), name=name, metric=metric, mode=mode, final=doc.final, trials=doc.rows)
+
+
+def _check_unique(directories: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    out = []
+    for directory in directories:
+        key = directory.rstrip("/") if storage.is_uri(directory) else str(Path(directory).expanduser().resolve())
+        if key in seen:
+            raise GVError(f"sweep dir '{directory}' is given twice: pass each sweep directory once")
+        seen[key] = directory
+        out.append(directory if storage.is_uri(directory) else str(Path(directory).expanduser()))
+    return out
+
+
+def _one_dataset(sweeps: list[Sweep]) -> str | None:
+    by_sweep = {s.directory: sorted({d for t in s.trials if (d := dataset_of(t))}) for s in sweeps}
+    datasets = sorted({d for names in by_sweep.values() for d in names})
+    if len(datasets) > 1:
+        listed = ", ".join(f"{name}: {'/'.join(names) or '?'}" for name, names in by_sweep.items())
+        raise GVError(f"the sweeps are on different datasets ({listed}): compare or report sweeps of one dataset")
+    return datasets[0] if datasets else None
+
+
+def _no_trial_twice(sweeps: list[Sweep]) -> None:
+    """A trial id in two sweeps is one trial counted twice: a sweep folder beside its copy."""
+    where: dict[str, str] = {}
+    for sweep in sweeps:
+        for row in sweep.trials:
+            if row.trial_id in where and where[row.trial_id] != sweep.directory:
+                raise GVError(
+                    f"trial {row.trial_id} is in both '{where[row.trial_id]}' and '{sweep.directory}': one is a copy "
+                    "of the other; pass each sweep once"
+                )
+            where[row.trial_id] = sweep.directory
+
+
+def _budgets(sweeps: list[Sweep], allow_mixed: bool) -> list[str]:
+    """The budgets the trials were given; more than one is refused unless ``allow_mixed``."""
+    by_sweep: dict[str, set[str]] = {}
+    for sweep in sweeps:
+        by_sweep[sweep.directory] = {budget_of(row) for row in sweep.trials}
+    budgets = sorted({b for found in by_sweep.values() for b in found})
+    if len(budgets) > 1 and not allow_mixed:
+        listed = "; ".join(f"{d}: {', '.join(sorted(b))}" for d, b in by_sweep.items())
+        raise GVError(
+            f"the trials were given different budgets ({listed}): families compare only at one budget; pass "
+            "--allow-mixed-budgets to pool them anyway (the verdict then says so)"
+        )
+    return budgets
+
+
+def read_sweeps(directories: list[str], allow_mixed_budgets: bool = False) -> tuple[list[Sweep], list[str]]:
+    """The sweeps, read once and checked as a whole (see the module docstring); with the budgets found."""
+    if not directories:
+        raise GVError("no sweep directory given: pass one or more sweep directories (STORAGE/NAME)")
+    sweeps = [read_sweep(d) for d in _check_unique(directories)]
+    _one_dataset(sweeps)
+    _no_trial_twice(sweeps)
+    return sweeps, _budgets(sweeps, allow_mixed_budgets)
 
 
 @dataclass
@@ -161,27 +166,7 @@ class Pool:
     families: dict[str, FamilyValues]  # by family, or with `by` by family and setting
     notes: list[str]
     by: list[str] = field(default_factory=list)  # config keys the groups are split by (--by)
-
-
-def _check_unique(directories: list[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    out = []
-    for directory in directories:
-        key = directory.rstrip("/") if storage.is_uri(directory) else str(Path(directory).expanduser().resolve())
-        if key in seen:
-            raise GVError(f"sweep dir '{directory}' is given twice: pass each sweep directory once")
-        seen[key] = directory
-        out.append(directory if storage.is_uri(directory) else str(Path(directory).expanduser()))
-    return out
-
-
-def _one_dataset(sweeps: list[Sweep]) -> str | None:
-    by_sweep = {s.name: sorted({t.dataset for t in s.trials if t.dataset}) for s in sweeps}
-    datasets = sorted({d for names in by_sweep.values() for d in names})
-    if len(datasets) > 1:
-        listed = ", ".join(f"{name}: {'/'.join(names) or '?'}" for name, names in by_sweep.items())
-        raise GVError(f"the sweeps are on different datasets ({listed}): compare sweeps of one dataset")
-    return datasets[0] if datasets else None
+    budgets: list[str] = field(default_factory=list)  # the trials' budgets: more than one only when allowed
 
 
 def _choose_metric(sweeps: list[Sweep], metric: str | None) -> str:
@@ -207,6 +192,24 @@ def _choose_metric(sweeps: list[Sweep], metric: str | None) -> str:
                 f"it recorded {', '.join(recorded_metrics(sweep.trials)) or 'nothing yet'}"
             )
     return metric
+
+
+def axis_metric(sweeps: list[Sweep], axis: str) -> str:
+    """The metric an axis (gvcore/evaluation/axes.py) is judged on here: the first of its metrics
+    every sweep recorded."""
+    from ..evaluation.axes import get_axis
+
+    found = get_axis(axis)
+    for metric in found.metrics:
+        try:
+            return _choose_metric(sweeps, metric)
+        except GVError:
+            continue
+    recorded = sorted({m for s in sweeps for m in recorded_metrics(s.trials)})
+    raise GVError(
+        f"axis '{axis}' needs one of {', '.join(found.metrics)}, and the sweeps did not record it (they recorded "
+        f"{', '.join(recorded) or 'nothing yet'}): run them with a gv that scores it, or pick another --axis"
+    )
 
 
 def _direction(metric: str, families: list[str], sweeps: list[Sweep], notes: list[str]) -> str:
@@ -235,21 +238,6 @@ def _direction(metric: str, families: list[str], sweeps: list[Sweep], notes: lis
     return direction
 
 
-def _value_source(finished: list[TrialRecord], metric: str) -> str:
-    if all(final_value(t, metric) is not None for t in finished):
-        return FINAL
-    if all(best_report_value(t, metric) is not None for t in finished):
-        return BEST_REPORT
-    return MIXED
-
-
-def _value(trial: TrialRecord, metric: str, source: str) -> tuple[float | None, str]:
-    final = final_value(trial, metric) if source != BEST_REPORT else None
-    if final is not None:
-        return final, FINAL
-    return best_report_value(trial, metric), BEST_REPORT
-
-
 def setting_text(key: str, value: Any) -> str:
     """``optim.lr``, 0.0005 -> ``lr=0.0005``: how a setting is named in tables and groups. Floats
     print as their shortest round-trip text (repr), so two different values never share a name;
@@ -259,7 +247,7 @@ def setting_text(key: str, value: Any) -> str:
     )
 
 
-def group_of(trial: TrialRecord, by: list[str]) -> str:
+def group_of(trial: LeaderboardRow, by: list[str]) -> str:
     """The group a trial is pooled into: its family, and with ``by`` the values of those config
     keys too (``vae lr=0.0005 dropout=0``), so trials that differ only by seed pool together."""
     if not by:
@@ -267,7 +255,7 @@ def group_of(trial: TrialRecord, by: list[str]) -> str:
     return " ".join([trial.family or "?"] + [setting_text(key, trial.config.get(key)) for key in by])
 
 
-def _check_by(by: list[str], trials: list[TrialRecord]) -> None:
+def _check_by(by: list[str], trials: list[LeaderboardRow]) -> None:
     from ..config import valid_keys
 
     keys = valid_keys()
@@ -281,26 +269,38 @@ def _check_by(by: list[str], trials: list[TrialRecord]) -> None:
             raise GVError(f"bad --by '{key}': the sweeps' leaderboards record no value of it")
 
 
-def load_pool(directories: list[str], metric: str | None = None, by: list[str] | None = None) -> Pool:
-    """Read and check the sweeps (one dataset, one metric the sweeps recorded, a direction, no loss
-    across GANs and VAEs) and gather every family's values -- or, with ``by`` (config keys), every
-    setting's within each family, seeds pooled. Raises GVError on bad input."""
-    sweeps = [read_sweep(d) for d in _check_unique(directories)]
-    dataset = _one_dataset(sweeps)
-    metric = _choose_metric(sweeps, metric)
-    trials = [t for s in sweeps for t in s.trials if t.family]
+def load_pool(
+    sweeps: list[str] | list[Sweep],
+    metric: str | None = None,
+    by: list[str] | None = None,
+    allow_mixed_budgets: bool = False,
+    axis: str | None = None,
+) -> Pool:
+    """Every family's values of one metric -- or, with ``by`` (config keys), every setting's within
+    each family, seeds pooled -- from sweep directories (read and checked here) or sweeps already
+    read by :func:`read_sweeps` (the report judges every axis from one reading). Raises GVError on
+    bad input."""
+    if sweeps and all(isinstance(s, Sweep) for s in sweeps):
+        read: list[Sweep] = list(sweeps)  # type: ignore[arg-type]
+        budgets = _budgets(read, allow_mixed=True)
+    else:
+        read, budgets = read_sweeps([str(s) for s in sweeps], allow_mixed_budgets)
+    dataset = _one_dataset(read)
+    if axis is not None and metric is not None:
+        raise GVError(f"--axis {axis} and --metric {metric} both given: an axis names its metric; give one")
+    metric = axis_metric(read, axis) if axis is not None else _choose_metric(read, metric)
+    trials = [t for s in read for t in s.trials if t.family]
     by = list(by or [])
     _check_by(by, trials)
     notes: list[str] = []
-    direction = _direction(metric, sorted({t.family for t in trials}), sweeps, notes)
+    direction = _direction(metric, sorted({t.family for t in trials if t.family}), read, notes)
+    if len(budgets) > 1:
+        notes.append(
+            f"trials at different budgets are pooled ({'; '.join(budgets)}): families did not get equal compute"
+        )
 
-    finished = [
-        t
-        for t in trials
-        if t.status not in FAILED_STATUSES + UNFINISHED_STATUSES
-        and (final_value(t, metric) is not None or best_report_value(t, metric) is not None)
-    ]
-    source = _value_source(finished, metric)
+    source = value_source(trials, metric)
+    finished = [t for t in trials if is_finished(t)]
     if source == BEST_REPORT and any(final_value(t, metric) is not None for t in finished):
         notes.append(
             f"the final evaluation is missing for {sum(final_value(t, metric) is None for t in finished)} "
@@ -319,7 +319,7 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
             entry.excluded += 1
             unfinished += 1
             continue
-        value, where = _value(trial, metric, source)
+        value, where = trial_value(trial, metric, source)
         if value is None:
             entry.excluded += 1
             missing += 1
@@ -337,7 +337,7 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
         notes.append(f"no trial of {', '.join(empty)} has a value of {metric}: not compared")
     if not families:
         raise GVError(
-            f"no finished or failed trial with a value of {metric} in {', '.join(s.name for s in sweeps)} "
+            f"no finished or failed trial with a value of {metric} in {', '.join(s.name for s in read)} "
             "yet: compare again once trials finish"
         )
     return Pool(
@@ -346,8 +346,9 @@ def load_pool(directories: list[str], metric: str | None = None, by: list[str] |
         value_source=source,
         value_counts=counts,
         dataset=dataset,
-        sweeps=sweeps,
+        sweeps=read,
         families=families,
         notes=notes,
         by=by,
+        budgets=budgets,
     )

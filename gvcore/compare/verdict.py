@@ -11,7 +11,8 @@ the worst possible outcome, +inf for a min metric, -inf for a max one -- with ``
 ``iqm_failed`` flags for the scalars; a whole ``ci`` / band ``null`` when a family has 1 trial)::
 
     metric, direction ("min"/"max"), by [config keys groups are split by; [] = by family], values ("final" | "best_report" | "mixed"), value_counts,
-    dataset, sweeps [{dir, sweep, trials, final}], statistics {bootstrap, method, confidence,
+    dataset, budgets [the trials' budgets: one, unless pooled with --allow-mixed-budgets],
+    sweeps [{dir, sweep, trials, final}], statistics {bootstrap, method, confidence,
     n_resamples, seed},
     families [{family, n, failed, excluded, median, median_failed, ci [low, high], iqm, iqm_failed,
                expected_best [k = 1..n], expected_best_lower, expected_best_upper}]  (best median first),
@@ -238,6 +239,8 @@ def compare(pool: Pool) -> dict[str, Any]:
         "values": pool.value_source,
         "value_counts": pool.value_counts,
         "dataset": pool.dataset,
+        # More than one only with --allow-mixed-budgets: then the families did not get equal compute.
+        "budgets": list(pool.budgets),
         "sweeps": [
             {"dir": s.directory, "sweep": s.name, "trials": len(s.trials), "final": s.final} for s in pool.sweeps
         ],

@@ -163,7 +163,10 @@ CATALOG: dict[str, MetricInfo] = _index(
         "k-NN manifolds of the features (Kynkaanniemi et al. 2019)",
         keys=(
             KeyInfo(
-                "precision", better="max", unit=None, help="share of samples inside the real k-NN manifold (fidelity)"
+                "precision",
+                better="max",
+                unit=None,
+                help="share of samples inside the real k-NN manifold (legibility, in class features)",
             ),
             standard_error("precision"),
         ),
@@ -341,6 +344,17 @@ def direction(key: str) -> Direction:
     """'min' or 'max': which way ``key`` is better; None when it has no better side or is unknown."""
     info = key_info(key)
     return info.better if info is not None else None
+
+
+def metric_direction(metric: str) -> Direction:
+    """Which way a leaderboard metric is better: ``eval/<key>`` as its key is declared, a ``loss/``
+    lower; None when it has no better side (eval/density) or is unknown. Every reader of a sweep
+    (gv results, report, compare, the sweep file's default mode) asks here."""
+    if metric.startswith("eval/"):
+        return direction(metric.removeprefix("eval/"))
+    if metric.startswith("loss/"):
+        return "min"
+    return None
 
 
 def unit(key: str) -> str | None:

@@ -10,7 +10,7 @@ One job per module: ``trials`` (which trial and checkpoint stands for each famil
 ``to_wandb`` (`gv report --wandb` / `--wandb-report`).
 """
 
-from .best_trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
+from .best_trials import Entry, checkpoint_file, metric_mode, pick_best
 from .build import build_report
 
-__all__ = ["Entry", "build_report", "checkpoint_file", "metric_mode", "pick_best", "row_value"]
+__all__ = ["Entry", "build_report", "checkpoint_file", "metric_mode", "pick_best"]

@@ -3,16 +3,17 @@ that trial's best checkpoint on disk (never its latest, which the metrics don't 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
 from ..errors import GVError
+from ..evaluation.catalog import metric_direction
 from ..families import FAMILIES
 from ..models import GenerativeModel
 from ..sweep.leaderboard import LeaderboardRow
+from ..sweep.values import values_of
 
 
 @dataclass
@@ -32,26 +33,14 @@ class Entry:
 
 
 def metric_mode(metric: str) -> str:
-    """'min' or 'max' for a leaderboard metric (eval/<key> from the registry; losses: min)."""
-    from ..evaluation.catalog import direction
-
-    key = metric.split("/", 1)[1] if metric.startswith("eval/") else metric
-    mode = direction(key) or (None if metric.startswith("eval/") else "min")
+    """'min' or 'max' for a metric to pick and rank trials by (gvcore.evaluation.catalog.metric_direction)."""
+    mode = metric_direction(metric)
     if mode is None:
         raise GVError(f"metric '{metric}' has no better side to rank by: use e.g. eval/fid, eval/kid or eval/precision")
     return mode
 
 
-def row_value(row: dict[str, Any], metric: str) -> float | None:
-    """A trial's value of ``metric``: its best value when it is the sweep metric, else the value
-    recorded with its best checkpoint (the final full evaluation included)."""
-    value = row.best_metric if row.metric == metric else row.metrics.get(metric)
-    if value is None and metric.startswith("eval/"):
-        value = (row.final or {}).get(metric.removeprefix("eval/"))
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def checkpoint_file(row: dict[str, Any]) -> Path | None:
+def checkpoint_file(row: LeaderboardRow) -> Path | None:
     """The trial's best checkpoint on disk -- never its latest one, which the metrics don't describe.
     A sweep dir that was moved or copied still works: the checkpoint is looked for under it too."""
     from ..checkpoint import CHECKPOINT_NAME
@@ -71,15 +60,14 @@ def checkpoint_file(row: dict[str, Any]) -> Path | None:
 
 
 def pick_best(rows: list[LeaderboardRow], metric: str, mode: str) -> dict[str, LeaderboardRow]:
-    """family -> the row with the best value of ``metric`` that still has a checkpoint on disk."""
-    best: dict[str, LeaderboardRow] = {}
-    for row in rows:
-        value = row_value(row, metric)
-        if value is None or row.failed or checkpoint_file(row) is None:
+    """family -> the row with the best value of ``metric`` (gvcore/sweep/values.py: the final evaluation
+    where the trials have one) that still has a checkpoint on disk."""
+    best: dict[str, tuple[float, LeaderboardRow]] = {}
+    for row, value in zip(rows, values_of(rows, metric)):
+        if value is None or row.failed or row.family is None or checkpoint_file(row) is None:
             continue
         current = best.get(row.family)
-        if current is None or (
-            value < row_value(current, metric) if mode == "min" else value > row_value(current, metric)
-        ):
-            best[row.family] = row
-    return dict(sorted(best.items(), key=lambda kv: list(FAMILIES).index(kv[0]) if kv[0] in FAMILIES else 99))
+        if current is None or (value < current[0] if mode == "min" else value > current[0]):
+            best[row.family] = (value, row)
+    order = {name: i for i, name in enumerate(FAMILIES)}
+    return {family: best[family][1] for family in sorted(best, key=lambda f: order.get(f, len(order)))}

@@ -10,8 +10,8 @@ from typing import Any
 
 from ..errors import GVError
 from ..rundir import write_json, write_text
-from ..sweep.leaderboard import read as read_leaderboard
-from .best_trials import Entry, checkpoint_file, metric_mode, pick_best, row_value
+from ..sweep.values import values_of
+from .best_trials import Entry, checkpoint_file, metric_mode, pick_best
 from .figures import curves_figures, make_figures, sensitivity_figure
 from .page import embed_image, render_html, table_columns
 from .trust import evaluator_status, memorization_flags, nearest_neighbour_figure, rank_agreement
@@ -27,21 +27,25 @@ def build_report(
     eval_samples: int = 10_000,
     device: str = "cpu",
     progress=None,
+    allow_mixed_budgets: bool = False,
 ) -> dict[str, Any]:
-    """Write report.html, report.json and the figures into ``out``; returns the report.json data."""
+    """Write report.html, report.json and the figures into ``out``; returns the report.json data.
+
+    The sweeps are read once, and checked as `gv compare` checks them (one dataset, no trial twice,
+    one budget unless ``allow_mixed_budgets``); every table, figure and verdict uses those rows."""
+    from ..compare import read_sweeps
     from ..trainer import load_model
 
     mode = metric_mode(metric)
-    docs = [read_leaderboard(Path(d)) for d in sweep_dirs]
-    rows = [row for doc in docs for row in doc.rows]
-    if not rows:
-        raise GVError(f"the sweeps {', '.join(map(str, sweep_dirs))} have no trials yet")
+    sweeps, _ = read_sweeps([str(d) for d in sweep_dirs], allow_mixed_budgets)
+    rows = [row for sweep in sweeps for row in sweep.trials]
     best_rows = pick_best(rows, metric, mode)
     if not best_rows:
         raise GVError(
             f"no trial in {', '.join(map(str, sweep_dirs))} has a finite {metric} and a checkpoint on disk: "
             "pick another --metric (see `gv results`) or let the sweep finish"
         )
+    value_of = {id(row): value for row, value in zip(rows, values_of(rows, metric))}
     step = progress or (lambda text: None)
     entries: list[Entry] = []
     for family, row in best_rows.items():
@@ -49,7 +53,7 @@ def build_report(
         file = checkpoint_file(row)
         assert file is not None
         model, cfg, _ = load_model(file, device)
-        entry = Entry(family, row.sweep or "", row, row_value(row, metric), model, cfg, file)
+        entry = Entry(family, row.sweep or "", row, value_of[id(row)], model, cfg, file)
         # Every metric, from the sweep's final evaluation of this checkpoint when it ran, else now.
         full = row.final or {}
         if not full:
@@ -70,7 +74,7 @@ def build_report(
         entries.append(entry)
 
     step("the verdict: every trial of every family, per axis")
-    verdicts = axis_verdicts([str(d) for d in sweep_dirs], out)
+    verdicts = axis_verdicts(sweeps, out)
     spread = seed_spread(rows, metric)
     lead = render_verdict(verdicts, spread, metric, lambda path, alt: embed_image(path, alt, 440, pixel=False))
 
@@ -79,22 +83,22 @@ def build_report(
     sensitivity = sensitivity_figure(rows, metric, mode, sensitivity_png)
     curves = curves_figures(entries, metric, out)
     columns = table_columns(entries)
-    sweeps = [doc.sweep or Path(d).name for doc, d in zip(docs, sweep_dirs)]
-    title = f"gv report: {', '.join(sweeps)}"
+    names = [sweep.name for sweep in sweeps]
+    title = f"gv report: {', '.join(names)}"
     trust = {
         "evaluator": evaluator_status(entries),
         "agreement": rank_agreement(entries),
         "memorization_flags": memorization_flags(entries),
     }
     page = render_html(
-        title, sweeps, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves, trust, lead=lead
+        title, names, metric, mode, entries, columns, str(sensitivity_png), sensitivity, curves, trust, lead=lead
     )
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "report.html", page)
     data = {
         "title": title,
-        "sweeps": sweeps,
-        "sweep_dirs": [str(d) for d in sweep_dirs],
+        "sweeps": names,
+        "sweep_dirs": [sweep.directory for sweep in sweeps],
         "metric": metric,
         "mode": mode,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

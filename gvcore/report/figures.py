@@ -25,7 +25,8 @@ from ..interpolation import (
 from ..models import GenerativeModel
 from ..rundir import atomic_path, read_metrics
 from ..sweep.leaderboard import LeaderboardRow
-from .best_trials import Entry, row_value
+from ..sweep.values import values_of
+from .best_trials import Entry
 
 REPORT_SEED = 0
 GRID_SIDE = 8
@@ -129,9 +130,10 @@ def sensitivity_figure(rows: list[LeaderboardRow], metric: str, mode: str, path:
     families = [f for f in FAMILIES if any(r.family == f for r in rows)]
     stats: dict[str, Any] = {}
     values = []
+    value_of = {id(row): value for row, value in zip(rows, values_of(rows, metric))}
     for family in families:
         mine = [r for r in rows if r.family == family]
-        vals = [v for v in (row_value(r, metric) for r in mine) if v is not None]
+        vals = [v for v in (value_of[id(r)] for r in mine) if v is not None]
         failed = sum(r.failed for r in mine)
         values.append(vals)
         stats[family] = {

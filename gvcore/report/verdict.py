@@ -1,17 +1,14 @@
 """The report's opening: which family wins, with what confidence, on which axis -- from every trial
 of every family (hyperparameter draws and seeds), never from the best trial alone.
 
-Each axis is judged on the first of its metrics the sweeps recorded, with `gv compare`'s statistics
-(gvcore/compare: medians with bootstrap CIs, P(a random trial of A beats one of B), the expected best
-of k trials, failed trials as the worst outcome):
-
-    overall    eval/fid
-    fidelity   eval/precision (samples that look real)
-    diversity  eval/recall, then eval/coverage (the data's variety reproduced)
+Each axis (gvcore/evaluation/axes.py) is judged on the first of its metrics the sweeps recorded,
+with `gv compare`'s statistics (gvcore/compare: medians with bootstrap CIs, P(a random trial of A
+beats one of B), the expected best of k trials, failed trials as the worst outcome), from the sweeps
+as the report read them once (gvcore.compare.read_sweeps).
 
 The sentences claim only what the intervals support: a winner beats every other family with its
-95% lower bound above 0.5; otherwise the closest call is named. When the fidelity and diversity
-winners differ, both are said ("vae is more diverse, dcgan has higher fidelity").
+95% lower bound above 0.5; otherwise the closest call is named. When the axes' winners differ, both
+are said ("vae is more diverse, dcgan is more legible").
 """
 
 from __future__ import annotations
@@ -26,12 +23,6 @@ from typing import Any
 from ..errors import GVError
 from ..sweep.leaderboard import LeaderboardRow
 from .figures import pyplot, save_figure
-
-AXES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("overall", ("eval/fid",)),
-    ("fidelity", ("eval/precision",)),
-    ("diversity", ("eval/recall", "eval/coverage")),
-)
 
 
 @dataclass
@@ -83,29 +74,29 @@ class AxisVerdict:
         return f"{self.axis.capitalize()} ({metric}): no family wins at 95% confidence ({self.doc['reason']})."
 
 
-def axis_verdicts(sweep_dirs: list[str], out: Path) -> list[AxisVerdict]:
-    """A verdict per axis whose metric the sweeps recorded, with its figures written into ``out``."""
+def axis_verdicts(sweeps: list[Any], out: Path) -> list[AxisVerdict]:
+    """A verdict per axis whose metric the sweeps (read once: gvcore.compare.read_sweeps) recorded,
+    with its figures written into ``out``."""
     from ..compare import compare, expected_best_figure, load_pool
+    from ..evaluation.axes import AXES
 
     verdicts: list[AxisVerdict] = []
-    for axis, metrics in AXES:
-        for metric in metrics:
-            try:
-                doc = compare(load_pool(list(sweep_dirs), metric))
-            except GVError:
-                continue  # not recorded by these sweeps (or not comparable): the next metric of the axis
-            verdict = AxisVerdict(axis, metric, doc)
-            name = metric.removeprefix("eval/")
-            figures = out / "figures"
-            verdict.figures["medians"] = str(medians_figure(doc, figures / f"verdict-medians-{name}.png"))
-            # With one trial per family a win matrix and a best-of-k curve would only redraw the
-            # ranking as if it were evidence: they need some family with repeated trials.
-            if max(f["n"] for f in doc["families"]) > 1:
-                if len(doc["families"]) > 1:
-                    verdict.figures["pairs"] = str(pairs_figure(doc, figures / f"verdict-pairs-{name}.png"))
-                verdict.figures["tuning"] = str(expected_best_figure(doc, figures / f"verdict-tuning-{name}.png"))
-            verdicts.append(verdict)
-            break
+    for axis in AXES:
+        try:
+            doc = compare(load_pool(sweeps, axis=axis))
+        except GVError:
+            continue  # none of the axis's metrics was recorded by these sweeps
+        verdict = AxisVerdict(axis, doc["metric"], doc)
+        name = verdict.metric.removeprefix("eval/")
+        figures = out / "figures"
+        verdict.figures["medians"] = str(medians_figure(doc, figures / f"verdict-medians-{name}.png"))
+        # With one trial per family a win matrix and a best-of-k curve would only redraw the
+        # ranking as if it were evidence: they need some family with repeated trials.
+        if max(f["n"] for f in doc["families"]) > 1:
+            if len(doc["families"]) > 1:
+                verdict.figures["pairs"] = str(pairs_figure(doc, figures / f"verdict-pairs-{name}.png"))
+            verdict.figures["tuning"] = str(expected_best_figure(doc, figures / f"verdict-tuning-{name}.png"))
+        verdicts.append(verdict)
     return verdicts
 
 
@@ -113,16 +104,16 @@ def summary(verdicts: list[AxisVerdict]) -> str:
     """The verdict paragraph's first sentence: what can be claimed overall."""
     by_axis = {v.axis: v for v in verdicts}
     if not verdicts:
-        return "No axis can be judged: the sweeps recorded none of eval/fid, eval/precision, eval/recall."
+        return "No axis can be judged: the sweeps recorded none of the axes' metrics (docs/metrics.md)."
     sizes = [f["n"] for f in verdicts[0].doc["families"]]
     if sizes and max(sizes) <= 1:
         return (
             "One trial per family: the table below is a ranking, not an answer -- no difference can be told "
             "from seed-to-seed noise. Run several seeds and draws per family (e.g. `gv sweep study-mnist-5k`)."
         )
-    fidelity, diversity = by_axis.get("fidelity"), by_axis.get("diversity")
-    if fidelity and diversity and fidelity.winner and diversity.winner and fidelity.winner != diversity.winner:
-        return f"{diversity.winner} is more diverse, {fidelity.winner} has higher fidelity (both at 95% confidence)."
+    legibility, diversity = by_axis.get("legibility"), by_axis.get("diversity")
+    if legibility and diversity and legibility.winner and diversity.winner and legibility.winner != diversity.winner:
+        return f"{diversity.winner} is more diverse, {legibility.winner} is more legible (both at 95% confidence)."
     winners = {v.winner for v in verdicts if v.winner}
     if len(winners) == 1 and all(v.winner for v in verdicts):
         return f"{winners.pop()} wins on every axis judged, at 95% confidence."
@@ -141,7 +132,7 @@ def summary(verdicts: list[AxisVerdict]) -> str:
 def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]:
     """Trials that differ only in their seed: the metric's spread at fixed hyperparameters."""
     from ..compare.pool import setting_text
-    from .best_trials import row_value
+    from ..sweep.values import values_of
 
     # The keys whose values differ between trials (besides family and seed) name each setting.
     varying = sorted(
@@ -151,8 +142,7 @@ def seed_spread(rows: list[LeaderboardRow], metric: str) -> list[dict[str, Any]]
     )
     groups: dict[tuple[str, str], list[float]] = {}
     labels: dict[tuple[str, str], str] = {}
-    for row in rows:
-        value = row_value(row, metric)
+    for row, value in zip(rows, values_of(rows, metric)):
         if value is None or row.failed or "train.seed" not in row.config:
             continue
         settings = {k: v for k, v in row.config.items() if k != "train.seed"}
@@ -244,6 +234,12 @@ def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: st
     e = html.escape
     parts = ["<h2 id='verdict'>Verdict</h2>", f"<p class='verdict'><b>{e(summary(verdicts))}</b></p><ul>"]
     parts += [f"<li>{e(v.sentence())}</li>" for v in verdicts]
+    budgets = verdicts[0].doc.get("budgets", []) if verdicts else []
+    if len(budgets) > 1:
+        parts.append(
+            f"<li><b>Trials at different budgets are pooled ({e('; '.join(budgets))}): the families did not "
+            "get equal compute, so these verdicts do not compare them at equal cost.</b></li>"
+        )
     parts.append(
         "</ul><p class='meta'>Every trial of every family counts (hyperparameter draws and seeds); diverged "
         "and errored trials count as the worst outcome. Medians with 95% bootstrap intervals; P(A beats "
@@ -304,4 +300,6 @@ def to_json(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], out: Path
             for v in verdicts
         },
         "seed_spread": spread,
+        # More than one only with --allow-mixed-budgets: the families did not get equal compute.
+        "budgets": verdicts[0].doc.get("budgets", []) if verdicts else [],
     }

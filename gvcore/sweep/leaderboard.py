@@ -18,15 +18,16 @@ import dataclasses
 import functools
 import io
 import json
-import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import RENAMED_KEYS
 from ..errors import GVError
 from . import storage
+from .values import FAILED_STATUSES, finite_number, trial_value, value_source
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
@@ -71,10 +72,6 @@ STATUS_KEY, RUN_DIR_KEY, WALL_KEY, NODE_KEY, PID_KEY, RESTORED_KEY, MESSAGE_KEY 
 # in "flops" under a FLOP budget (SweepSpec.time_attr).
 FLOPS_KEY, FLOPS_PER_STEP_KEY = "flops", "flops_per_step"
 
-# Where a trial stands: finished (done), gave up on non-finite losses (diverged), crashed (error),
-# ended early by the scheduler or an interruption (stopped); running / pending while a sweep runs.
-FAILED = ("diverged", "error")
-
 
 @dataclass
 class LeaderboardRow:
@@ -114,7 +111,7 @@ class LeaderboardRow:
 
     @property
     def failed(self) -> bool:
-        return self.status in FAILED
+        return self.status in FAILED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.UNWRITTEN}
@@ -138,6 +135,8 @@ class LeaderboardRow:
             if key in known and known[key] is not None and not isinstance(known[key], dict):
                 raise GVError(f"{where}: trial {known['trial_id']}'s {key} is not an object: the file is damaged")
         known.setdefault("family", None)
+        if isinstance(known.get("config"), dict):  # a key renamed since the row was written reads as today's
+            known["config"] = {RENAMED_KEYS.get(k, k): v for k, v in known["config"].items()}
         return cls(**known)
 
 
@@ -169,7 +168,7 @@ class Leaderboard:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value) is not None
 
 
 @functools.cache
@@ -247,18 +246,20 @@ def comparable_across_families(metric: str) -> bool:
 
 
 def rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
-    """Best first: finished and early-stopped trials by their best metric, then diverged, then
-    errors. A loss metric ranks within each family (losses of different families don't compare)."""
+    """Best first: finished and early-stopped trials by their value of the sweep metric (the final
+    evaluation where the trials have one: gvcore/sweep/values.py), then diverged, then errors. A loss
+    metric ranks within each family (losses of different families don't compare)."""
     if not rows:
         return rows
     from ..families import FAMILIES
 
     metric, mode = rows[0].metric, rows[0].mode
+    source = value_source(rows, metric)
     family_order = {f: i for i, f in enumerate(FAMILIES)}
     status_order = {"done": 0, "running": 0, "stopped": 1, "pending": 2, "diverged": 3, "error": 4}
 
     def key(row: LeaderboardRow) -> tuple:
-        value = row.best_metric
+        value, _ = trial_value(row, metric, source)
         missing = value is None
         signed = 0.0 if missing else (value if mode == "min" else -value)
         group = 0 if comparable_across_families(metric) else family_order.get(row.family, len(family_order))

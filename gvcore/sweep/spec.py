@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # What a sweep ranks, early-stops (ASHA) and keeps checkpoints by when its file names no metric:
-# a sample-quality metric, the only kind that compares GANs with VAEs (seed 001).
+# a sample-quality metric, the only kind that compares GANs with VAEs (IJzer report).
 DEFAULT_METRIC = "eval/fid"
 DEFAULT_MODE = "min"
 # Samples for the full evaluation (every metric) of each trial's best checkpoint at the end.
