@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -77,7 +79,21 @@ def copy_budget(source: TrainConfig, target: TrainConfig) -> None:
         setattr(target, kind, getattr(source, kind))
 
 
-def count_flops_per_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+class Trainable(Protocol):
+    """What the budget needs of a model (gvcore.models.GenerativeModel, without importing it)."""
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+
+    def train_step(
+        self, images: torch.Tensor, labels: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, torch.Tensor]: ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
+
+    def modules(self) -> Iterator[torch.nn.Module]: ...
+
+
+def count_flops_per_step(model: Trainable, images: torch.Tensor, labels: torch.Tensor) -> float:
     """FLOPs of one real ``train_step`` on this batch, counted by torch (matmuls and convolutions,
     forward and backward) on a deep copy of the model with fresh optimizers: the run's weights,
     optimizer state and RNG are exactly as before (the copied step draws noise from the global RNG,
@@ -94,6 +110,40 @@ def count_flops_per_step(model: torch.nn.Module, images: torch.Tensor, labels: t
     if flops <= 0:
         raise AssertionError("torch counted no FLOPs in a training step")
     return flops
+
+
+def check_batch_memory(model: Trainable, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
+    """Refuse a batch whose training step would not fit in memory, before the first real step.
+
+    One step on two images, on a copy of the model (as count_flops_per_step does), measures the
+    activations each image makes (every layer's output); a step of ``batch_size`` images keeps them
+    for the backward pass and makes their gradients: twice that, per image."""
+    from .limits import check_memory
+
+    scratch = copy.deepcopy(model)
+    optimizers = scratch.make_optimizers()
+    made = [0]
+
+    def count(module: torch.nn.Module, inputs: object, output: object) -> None:
+        for tensor in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(tensor, torch.Tensor):
+                made[0] += tensor.numel() * tensor.element_size()
+
+    handles = [m.register_forward_hook(count) for m in scratch.modules() if not any(m.children())]
+    try:
+        with preserved_rng(images.device):
+            scratch.train_step(images[:2], labels[:2], optimizers)
+    finally:
+        for handle in handles:
+            handle.remove()
+    per_image = made[0] / 2
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    check_memory(
+        f"train.batch_size {batch_size:,}: a training step of {batch_size:,} images",
+        2 * per_image * batch_size + 4 * weights,
+        "give a smaller --batch-size (or --set train.batch_size=...)",
+        str(images.device),
+    )
 
 
 @dataclass

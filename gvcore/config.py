@@ -15,9 +15,11 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import GVError
+
+T = TypeVar("T")
 
 # Training defaults by kind, as dotted config keys; the Config fields are None = "the family's
 # default". The seed reports fix the architectures; these settings were chosen by measurement on
@@ -257,6 +259,13 @@ class Config:
 
     def copy(self) -> Config:
         return Config.from_dict(self.to_dict())
+
+
+def resolved(value: T | None, key: str) -> T:
+    """A field that ``resolve_config`` has filled in (the family's default), for code that builds models."""
+    if value is None:
+        raise AssertionError(f"{key} is unset: call gvcore.families.resolve_config first")
+    return value
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

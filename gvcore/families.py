@@ -166,16 +166,16 @@ def resolve_config(config: Config) -> Config:
     _positive("model.free_bits", m.free_bits, allow_zero=True)
     _positive("model.leaky_slope", m.leaky_slope, allow_zero=True)
     _positive("train.r1_gamma", t.r1_gamma, allow_zero=True)
-    if not 0.0 <= t.ema_decay < 1.0:  # type: ignore[operator]
+    if t.ema_decay is not None and not 0.0 <= t.ema_decay < 1.0:
         raise GVError(f"bad train.ema_decay {t.ema_decay}: give a decay in [0, 1) (0.99; 0 = off)")
     _positive("optim.weight_decay", o.weight_decay, allow_zero=True)
     _positive("train.log_every", t.log_every)
     _positive("train.eval_every", t.eval_every, allow_zero=True)
     _positive("train.threads", t.threads, allow_zero=True)
     _positive("eval.num_samples", cfg.eval.num_samples)
-    for name, value in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
-        if not 0.0 <= value < 1.0:
-            raise GVError(f"bad {name} {value}: must be in [0, 1)")
+    for name, beta in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
+        if beta is not None and not 0.0 <= beta < 1.0:
+            raise GVError(f"bad {name} {beta}: must be in [0, 1)")
     if not 0.0 <= m.dropout < 1.0:
         raise GVError(f"bad model.dropout {m.dropout}: must be in [0, 1)")
     if not 0.0 <= t.label_smoothing < 0.5:

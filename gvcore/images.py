@@ -41,8 +41,3 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> P
 def grid_labels(num_classes: int, per_class: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Labels for a conditional grid with one row per class: 0,0,..,0,1,1,..,1,..."""
     return torch.arange(num_classes * per_class, device=device) // per_class
-
-
-def to_nhwc_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] (N, C, H, W) -> uint8 (N, H, W, C), the layout of `gv sample`'s .npz files."""
-    return to_uint8(images.detach().cpu()).permute(0, 2, 3, 1).contiguous()

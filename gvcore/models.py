@@ -19,7 +19,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from . import data as datamod
-from .config import Config
+from .config import Config, resolved
 from .families import FamilySpec, get_family
 from .losses import ADVERSARIAL_LOSSES, gaussian_kl, reconstruction_nll
 from .nets import ImageToVector, VectorToImage, count_parameters
@@ -36,7 +36,7 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         super().__init__()
         self.spec = spec
         self.config = config
-        self.image_shape = tuple(image_shape)
+        self.image_shape: tuple[int, int, int] = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
         self.num_classes = num_classes
         self.latent_dim = int(config.model.latent_dim)  # type: ignore[arg-type]
         self.conditional = spec.conditional
@@ -67,7 +67,8 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         input's size, so a label of size s steers the first layer s times faster: the decoder takes
         the class from the label before the latent has learnt to carry it (see FAMILY_DEFAULTS)."""
         onehot = self.one_hot(labels)
-        return z if onehot is None else torch.cat([z, onehot * self.config.model.label_scale], dim=1)
+        scale = resolved(self.config.model.label_scale, "model.label_scale")
+        return z if onehot is None else torch.cat([z, onehot * scale], dim=1)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Standard-normal latents, drawn on the CPU so a seed gives the same z on any device."""
@@ -141,14 +142,18 @@ def moving_average(net: nn.Module, decay: float) -> AveragedModel | None:
         return None
 
     @torch.no_grad()
-    def update(averaged: list[Tensor], current: list[Tensor], n_averaged: Tensor) -> None:
+    def update(
+        averaged: tuple[Tensor, ...] | list[Tensor],
+        current: tuple[Tensor, ...] | list[Tensor],
+        n_averaged: Tensor | int,
+    ) -> None:
         if not averaged[0].is_floating_point():  # batch norm's step counters: keep the latest
-            torch._foreach_copy_(averaged, current)
+            torch._foreach_copy_(list(averaged), list(current))
             return
         # A Python float (double precision, whatever the weights' dtype). Reading the count costs
         # no extra device sync: AveragedModel reads it on the host every update anyway.
         n = int(n_averaged)
-        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1.0 + n) / (10.0 + n)))
+        torch._foreach_lerp_(list(averaged), list(current), 1.0 - min(decay, (1.0 + n) / (10.0 + n)))
 
     return AveragedModel(net, multi_avg_fn=update, use_buffers=True).requires_grad_(False)
 
@@ -160,12 +165,14 @@ class GANModel(GenerativeModel):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
         extra = num_classes if spec.conditional else 0
+        architecture, slope = (
+            resolved(m.architecture, "model.architecture"),
+            resolved(m.leaky_slope, "model.leaky_slope"),
+        )
         self.generator = VectorToImage(
-            self.latent_dim + extra, self.image_shape, m.architecture, "gan", m.leaky_slope, m.conv_width
+            self.latent_dim + extra, self.image_shape, architecture, "gan", slope, m.conv_width
         )
-        self.discriminator = ImageToVector(
-            self.image_shape, extra, 1, m.architecture, "gan", m.leaky_slope, 0.0, m.conv_width
-        )
+        self.discriminator = ImageToVector(self.image_shape, extra, 1, architecture, "gan", slope, 0.0, m.conv_width)
         self.loss = ADVERSARIAL_LOSSES[spec.loss]
         self.real_target = 1.0 - config.train.label_smoothing
         self.r1_gamma = float(config.train.r1_gamma or 0.0)
@@ -178,9 +185,10 @@ class GANModel(GenerativeModel):
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.config.optim
+        lr = resolved(o.lr, "optim.lr")
         return {
-            "generator": _adam(self.generator.parameters(), o.lr, o),
-            "discriminator": _adam(self.discriminator.parameters(), o.lr_discriminator or o.lr, o),
+            "generator": _adam(self.generator.parameters(), lr, o),
+            "discriminator": _adam(self.discriminator.parameters(), o.lr_discriminator or lr, o),
         }
 
     @property
@@ -251,16 +259,21 @@ class GANModel(GenerativeModel):
 
 class VAEModel(GenerativeModel):
     kind = "vae"
+    steps_taken: Tensor  # a registered buffer
 
     def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
         extra = num_classes if spec.conditional else 0
+        architecture, slope = (
+            resolved(m.architecture, "model.architecture"),
+            resolved(m.leaky_slope, "model.leaky_slope"),
+        )
         self.encoder = ImageToVector(
-            self.image_shape, extra, 2 * self.latent_dim, m.architecture, "vae", m.leaky_slope, m.dropout, m.conv_width
+            self.image_shape, extra, 2 * self.latent_dim, architecture, "vae", slope, m.dropout, m.conv_width
         )
         self.decoder = VectorToImage(
-            self.latent_dim + extra, self.image_shape, m.architecture, "vae", m.leaky_slope, m.conv_width
+            self.latent_dim + extra, self.image_shape, architecture, "vae", slope, m.conv_width
         )
         self.reconstruction = m.reconstruction
         self.decoder_std = m.decoder_std
@@ -307,17 +320,17 @@ class VAEModel(GenerativeModel):
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         trained = [p for net in self.networks().values() for p in net.parameters()]  # not the average's
-        return {"vae": _adam(trained, self.config.optim.lr, self.config.optim)}
+        return {"vae": _adam(trained, resolved(self.config.optim.lr, "optim.lr"), self.config.optim)}
 
     @property
     def sampler(self) -> nn.Module:
         """The decoder samples come from: the moving average's when there is one."""
-        return self.decoder if self.weight_average is None else self.weight_average.module["decoder"]
+        return self.decoder if self.weight_average is None else self.weight_average.module["decoder"]  # type: ignore[index]
 
     @property
     def inference_encoder(self) -> nn.Module:
         """The encoder metrics and interpolations use: the moving average's when there is one."""
-        return self.encoder if self.weight_average is None else self.weight_average.module["encoder"]
+        return self.encoder if self.weight_average is None else self.weight_average.module["encoder"]  # type: ignore[index]
 
     def encode(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """q(z|x): (mean, log-variance), each (N, latent_dim)."""
@@ -328,7 +341,7 @@ class VAEModel(GenerativeModel):
         # A CVAE's encoder reads the label too, at model.encoder_label_scale (its measured effect:
         # gvcore/config.py above TRAINING_DEFAULTS).
         if onehot is not None:
-            onehot = onehot * self.config.model.encoder_label_scale
+            onehot = onehot * resolved(self.config.model.encoder_label_scale, "model.encoder_label_scale")
         mu, logvar = encoder(images, onehot).chunk(2, dim=1)
         return mu, logvar
 

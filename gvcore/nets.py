@@ -148,6 +148,8 @@ class ImageToVector(nn.Module):
         c, h, w = image_shape
         self.architecture = architecture
         self.extra = extra
+        self.features: nn.Module
+        self.head: nn.Module
         if architecture == "mlp":
             role = "discriminator" if kind == "gan" else "encoder"
             self.features = nn.Flatten()

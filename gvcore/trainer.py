@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .budget import budget_of, copy_budget, count_flops_per_step, plan_steps
+from .budget import budget_of, check_batch_memory, copy_budget, count_flops_per_step, plan_steps
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import load_dataset
@@ -189,7 +189,9 @@ def train(
     # planned with, so it continues to the same total whatever this torch counts.
     flops_per_step = float(payload["extra"].get("flops_per_step", 0.0)) if payload is not None else 0.0
     if not flops_per_step:
+        plan_steps(cfg, n_train)  # a batch larger than the data is refused before any step is measured
         first = epoch_permutation(t.seed, 0, n_train, device)[: min(t.batch_size, n_train)]
+        check_batch_memory(model, images[first], labels[first], t.batch_size)
         flops_per_step = count_flops_per_step(model, images[first], labels[first])
     plan = plan_steps(cfg, n_train, flops_per_step)
     steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every

@@ -51,7 +51,7 @@ class GVGroup(TyperGroup):
     naming the bad value, so parsing is run in non-standalone mode and every error is reported here.
     """
 
-    def main(
+    def main(  # type: ignore[override]  # click's and Typer's vendored click differ by one keyword
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -68,7 +68,7 @@ class GVGroup(TyperGroup):
         except (typer.TyperException, click.ClickException) as exc:
             # Typer >= 0.25 vendors click, so its exceptions are not click's; both are handled.
             code = getattr(exc, "exit_code", 2)
-            if type(exc).__name__ == "NoArgsIsHelpError":
+            if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
                 exc.show()  # `gv` alone prints the help, as usual
             else:
                 ctx = getattr(exc, "ctx", None)

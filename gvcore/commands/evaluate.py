@@ -109,7 +109,7 @@ def _table(scores: dict[str, float], title: str, caption: str) -> Table:
         if info is not None and info.per_class:
             per_class.setdefault(info.name, []).append(f"{key.split('/', 1)[1]}:{value:.2f}")
         elif info is None or (info.spread_of is None and info.beside is None):  # shown in its value's cell
-            table.add_row(key, _cell(key, value, scores), BETTER_WORDS.get(direction(key), ""))
+            table.add_row(key, _cell(key, value, scores), BETTER_WORDS.get(direction(key) or "", ""))
     for name, shares in per_class.items():
         # A histogram, one row: e.g. the share of the samples in each class.
         table.add_row(name, " ".join(shares), "")
@@ -175,6 +175,7 @@ def eval_cmd(
     else:
         from ..trainer import load_model, pick_device
 
+        assert run_dir is not None  # one of the two is given (checked above)
         model, cfg, payload = load_model(run_dir, pick_device(device))
         if dataset is not None and dataset != cfg.data.name:
             raise GVError(f"--dataset {dataset} does not match the run's dataset '{cfg.data.name}': drop --dataset")

@@ -47,8 +47,9 @@ def load_real_image(path: Path, image_shape: tuple[int, int, int]) -> torch.Tens
 
     c, h, w = image_shape
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if c == 1 else "RGB")
+        # A closed list of formats: some Pillow plugins hand a file to an outside program.
+        with Image.open(path, formats=["PNG", "JPEG", "BMP", "WEBP", "GIF", "TIFF"]) as opened:
+            img = opened.convert("L" if c == 1 else "RGB")
             if img.size != (w, h):
                 raise GVError(f"image '{path}' is {img.size[0]}x{img.size[1]}; this model draws {w}x{h} images")
             array = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(h, w, c)
@@ -77,6 +78,7 @@ def interpolate_cmd(
     from ..data import load_dataset, to_unit_range
     from ..images import save_grid
     from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, real_interpolation
+    from ..limits import check_memory, check_picture, grid_bytes, image_bytes
     from ..trainer import load_model
 
     if steps < 2:
@@ -87,6 +89,16 @@ def interpolate_cmd(
         raise GVError(f"bad --out '{out}': write a .png file")
     kinds = [parse_endpoint(start, "--from"), parse_endpoint(end, "--to")]
     model, cfg, _ = load_model(run_dir)
+    # A conditional model's seed-to-seed path is drawn once per class, one row each.
+    rows = model.num_classes if model.conditional and label is None and kinds[0][0] == kinds[1][0] == "seed" else 1
+    count, shape = rows * (steps + 2), tuple(model.image_shape)
+    what = f"--steps {steps:,}: {count:,} images of {'x'.join(map(str, shape))} in one picture"
+    check_picture(what, count, shape, steps + 2, "give fewer --steps (10-50 images show a whole path)")
+    check_memory(
+        what,
+        count * image_bytes(shape) + grid_bytes(count, shape, steps + 2),
+        "give fewer --steps (a path of 10-50 images shows the whole interpolation)",
+    )
     if label is not None and not (model.conditional and 0 <= label < model.num_classes):
         raise GVError(
             f"bad --label {label}: "

@@ -62,8 +62,8 @@ def live_table(rows: list[LeaderboardRow], sweep_name: str, live: bool = True) -
         total = row.total_steps or latest.get("total_steps")
         status = row.status
         table.add_row(
-            trial_dirname(row.family, row.trial_id),
-            row.family,
+            trial_dirname(row.family or "?", row.trial_id),
+            row.family or "-",
             f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]",
             f"{row.step}/{total}" if total else str(row.step or "-"),
             _number(latest.get(metric)),

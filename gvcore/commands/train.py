@@ -124,16 +124,16 @@ def build_config(
         cfg.data.data_dir = str(Path(data_dir).expanduser())
     for kind, value in budget_flags(epochs, steps, flops, seconds).items():
         setattr(cfg.train, kind, value)
-    for key, value in (
+    for key, setting in (
         ("train.batch_size", batch_size),
         ("optim.lr", lr),
         ("model.latent_dim", latent_dim),
         ("train.seed", seed),
         ("train.device", device),
     ):
-        if value is not None:
+        if setting is not None:
             target, attr = key.split(".")
-            setattr(getattr(cfg, target), attr, value)
+            setattr(getattr(cfg, target), attr, setting)
     apply_overrides(cfg, overrides or [])
     return resolve_config(cfg)
 
@@ -311,6 +311,10 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
     return labels
 
 
+# Samples drawn at a time by `gv sample`.
+SAMPLE_CHUNK = 10_000
+
+
 @app.command("sample")
 def sample_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint file).")],
@@ -328,7 +332,9 @@ def sample_cmd(
     import numpy as np
     import torch
 
-    from ..images import save_grid, to_nhwc_uint8
+    from ..data import to_uint8, to_unit_range
+    from ..images import save_grid
+    from ..limits import check_memory, check_picture, grid_bytes, image_bytes
     from ..trainer import load_model
 
     if n <= 0:
@@ -339,21 +345,45 @@ def sample_cmd(
     model, cfg, _ = load_model(run_dir, device)
     if labels is not None and not model.conditional:
         raise GVError(f"--labels given but family '{cfg.family}' is not conditional: drop --labels or use cgan / cvae")
+    chosen = parse_labels(labels, model.num_classes) if model.conditional and labels is not None else None
+    shape = tuple(model.image_shape)
+    side = max(1, int(math.ceil(math.sqrt(n))))
+    # uint8 samples, one float chunk, and for a .png the float images and the grid itself.
+    needed = n * image_bytes(shape, 1) + min(n, SAMPLE_CHUNK) * image_bytes(shape)
+    what = f"--n {n:,}: {n:,} samples of {'x'.join(map(str, shape))}" + (" in one grid" if suffix == ".png" else "")
+    if suffix == ".png":
+        needed += n * image_bytes(shape) + grid_bytes(n, shape, side)
+        grid_rows = len(chosen or range(model.num_classes)) if model.conditional else side
+        check_picture(what, n, shape, max(side, math.ceil(n / grid_rows)), "draw fewer into a .png, or write a .npz")
+    check_memory(
+        what,
+        needed,
+        "draw fewer, or several files with different --seed" + (", or write a .npz" if suffix == ".png" else ""),
+    )
     if model.conditional:
-        chosen = parse_labels(labels, model.num_classes) if labels is not None else list(range(model.num_classes))
+        chosen = chosen or list(range(model.num_classes))
         # Balanced over the chosen classes, grouped by class (one grid row per class).
         y = torch.tensor(chosen)[torch.arange(n) * len(chosen) // n]
     else:
         y = None
-    images = model.sample(n, y, torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    # Drawn in chunks and kept as uint8: the float images of a large --n never sit in memory at once.
+    samples = torch.cat(
+        [
+            to_uint8(model.sample(len(part), None if y is None else y[part], generator).cpu())
+            for part in torch.arange(n).split(SAMPLE_CHUNK)
+        ]
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
-        arrays = {"images": to_nhwc_uint8(images).numpy()}
-        if y is not None:
-            arrays["labels"] = y.numpy().astype(np.int64)
+        nhwc = samples.permute(0, 2, 3, 1).contiguous().numpy()
         with atomic_path(out) as tmp, tmp.open("wb") as fh:  # a file object: numpy adds no ".npz"
-            np.savez_compressed(fh, **arrays)
+            if y is None:
+                np.savez_compressed(fh, images=nhwc)
+            else:
+                np.savez_compressed(fh, images=nhwc, labels=y.numpy().astype(np.int64))
     else:
+        images = to_unit_range(samples)
         if y is not None:
             # One row per class; rows a sample short are padded with blank (white) cells.
             per_row = int(torch.bincount(y).max())
@@ -364,5 +394,5 @@ def sample_cmd(
                 rows.append(torch.cat([row, pad]))
             save_grid(torch.cat(rows), out, nrow=per_row)
         else:
-            save_grid(images, out, nrow=max(1, int(math.ceil(math.sqrt(n)))))
+            save_grid(images, out, nrow=side)
     console.print(f"wrote {n} samples of {cfg.family} ({cfg.data.name}) to {out}")

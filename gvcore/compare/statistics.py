@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from typing import TypedDict
 
 import numpy as np
 from scipy import special, stats
@@ -75,7 +76,9 @@ def best_of_k_weights(n: int) -> np.ndarray:
     def log_comb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)
 
-    log_weight = log_comb(np.where(possible, n - i, 0), np.where(possible, k - 1, 0)) - log_comb(n, k)
+    log_weight = log_comb(np.where(possible, n - i, 0), np.where(possible, k - 1, 0)) - log_comb(
+        np.asarray(n), np.asarray(k)
+    )
     weights = np.where(possible, np.exp(log_weight), 0.0)
     weights /= weights.sum(axis=1, keepdims=True)  # each row sums to 1 despite exp/log rounding
     weights.setflags(write=False)
@@ -102,9 +105,17 @@ def _median_and_expected_best(scores: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.moveaxis(together, -1, 0)
 
 
-def family_statistics(scores: np.ndarray, name: str) -> dict[str, np.ndarray | float | None]:
+class FamilyStatistics(TypedDict):
+    median: float
+    iqm: float
+    expected_best: np.ndarray  # k = 1..n
+    median_ci: tuple[float, float] | None  # None with one trial
+    expected_best_band: tuple[np.ndarray, np.ndarray] | None  # (low, high) for k = 1..n
+
+
+def family_statistics(scores: np.ndarray, name: str) -> FamilyStatistics:
     """Point estimates and bootstrap intervals of one family (oriented scores)."""
-    out: dict[str, np.ndarray | float | None] = {
+    out: FamilyStatistics = {
         "median": float(np.median(scores)),
         "iqm": float(stats.trim_mean(scores, 0.25)),
         "expected_best": expected_best(scores),

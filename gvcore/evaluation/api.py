@@ -25,6 +25,7 @@ import torch
 from ..config import Config
 from ..data import ImageDataset, get_spec, load_dataset, to_uint8
 from ..errors import GVError
+from ..limits import check_memory, image_bytes, npz_declared
 from .catalog import ALL, resolve_metrics
 from .features import Evaluator, Reference, check_feature_space, dataset_reference
 from .registry import IW_SAMPLES, MIN_IMAGES, Context, run_metrics
@@ -169,6 +170,17 @@ def load_samples(
         return GVError(f"--samples '{path}' is not a readable .npz file ({first}); write one with numpy.savez")
 
     try:
+        # The sizes its headers declare, before anything is inflated: a header may claim 10^9 images.
+        declared = npz_declared(path) if zipfile.is_zipfile(path) else {}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise unreadable(exc) from None
+    for array, (shape, dtype, nbytes) in declared.items():
+        check_memory(
+            f"--samples '{path}': its '{array}' array declares shape {shape} ({dtype})",
+            nbytes * 2,  # the array, and the channels-first copy scored
+            "score a file with fewer images (split it), or give gv a machine with more memory",
+        )
+    try:
         npz = np.load(path, allow_pickle=False)  # never unpickle: a foreign file must not run code
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise unreadable(exc) from None
@@ -239,6 +251,19 @@ def evaluate_images(
     return scorer.score(images, labels, metrics)
 
 
+# Per scored image besides the image itself: features and logits of up to three networks (float32).
+SCORED_IMAGE_OVERHEAD = 3 * (128 + 16) * 4
+
+
+def check_sample_count(n: int, shape: tuple[int, ...], what: str) -> None:
+    """Refuse before drawing ``n`` samples whose images and features would not fit in memory."""
+    check_memory(
+        f"{what} {n:,}: {n:,} samples of {'x'.join(map(str, shape))} to score",
+        n * (image_bytes(shape, 1) + SCORED_IMAGE_OVERHEAD),
+        "score fewer samples (10,000 is the standard)",
+    )
+
+
 def evaluate_model(
     model: Any,
     config: Config,
@@ -255,6 +280,7 @@ def evaluate_model(
     if num_samples < MIN_IMAGES:
         raise GVError(f"bad --n {num_samples}: give at least {MIN_IMAGES} samples (10000 is the standard)")
     names = resolve_metrics(metrics, has_labels=model.conditional, is_vae=model.kind == "vae")  # fail before work
+    check_sample_count(num_samples, tuple(model.image_shape), "--n")
     scorer = Scorer.for_dataset(
         config.data.name,
         config.data.data_dir,
@@ -309,6 +335,7 @@ def make_evaluator(config: Config) -> Callable[[Any, int], dict[str, float]] | N
     n = config.eval.num_samples
     if n < MIN_IMAGES:
         raise GVError(f"bad eval.num_samples {n}: give at least {MIN_IMAGES} (2000 is the default)")
+    check_sample_count(n, get_spec(config.data.name).image_shape(config.data.image_size), "eval.num_samples")
     scorer = Scorer.for_dataset(config.data.name, config.data.data_dir, config.data.image_size, seed=config.train.seed)
     seed = config.train.seed + EVAL_SEED_OFFSET
 

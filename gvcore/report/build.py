@@ -66,8 +66,8 @@ def build_report(
             entry.notes["evaluated_samples"] = row.final_samples
         entry.metrics = {f"eval/{k}": v for k, v in full.items()}
         entry.metrics["parameters"] = sum(model.parameter_counts().values())
-        entry.metrics["wall_time_s"] = row.wall_time_s
-        entry.metrics["steps_to_best"] = row.best_step
+        entry.metrics["wall_time_s"] = float("nan") if row.wall_time_s is None else row.wall_time_s
+        entry.metrics["steps_to_best"] = float("nan") if row.best_step is None else row.best_step
         step(f"{family}: samples, interpolations and nearest training images")
         make_figures(entry, out)
         nearest_neighbour_figure(entry, out)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluation.catalog import MEMORIZATION_FLAG, counts_of, direction, display_order, key_info, spread_key
+from ..sweep.values import finite_number
 from .best_trials import Entry
 from .trust import best_beyond_noise, memorization_flags
 
@@ -32,13 +33,11 @@ def best_in_column(entries: list[Entry], column: str) -> set[str]:
     larger than the noise. None for directionless columns."""
     key = column.split("/", 1)[1] if column.startswith("eval/") else None
     mode = direction(key) if key else {"parameters": None, "wall_time_s": "min", "steps_to_best": "min"}.get(column)
-    values = {e.family: e.metrics.get(column) for e in entries}
-    finite = {f: v for f, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    finite = {e.family: v for e in entries if (v := finite_number(e.metrics.get(column))) is not None}
     if mode is None or len(finite) < 2:
         return set()
     se_key = f"eval/{key}_se" if key else None
-    errors = {e.family: e.metrics.get(se_key) for e in entries} if se_key else {}
-    errors = {f: v for f, v in errors.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    errors = {e.family: v for e in entries if se_key and (v := finite_number(e.metrics.get(se_key))) is not None}
     if errors:
         return best_beyond_noise(finite, errors, mode)
     target = min(finite.values()) if mode == "min" else max(finite.values())

@@ -14,13 +14,13 @@ from typing import Any
 METRIC_TABLE_KEY = "report/metrics"
 
 
-def _table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def _table_rows(data: dict[str, Any]) -> tuple[list[str | int], list[list[Any]]]:
     keys: list[str] = []
     for fam in data["families"].values():
         for key in fam["metrics"]:
             if key not in keys:
                 keys.append(key)
-    columns = ["family", "sweep", "trial_id"] + keys
+    columns: list[str | int] = ["family", "sweep", "trial_id", *keys]  # (wandb.Table's declared type)
     rows = []
     for family, fam in data["families"].items():
         values = [fam["metrics"].get(k) for k in keys]
@@ -41,7 +41,7 @@ def log_report(
         entity=entity,
         group=group,
         job_type="report",
-        mode=mode,
+        mode=mode,  # type: ignore[arg-type]  # one of online / offline / disabled (gvcore.commands.wandb_mode)
         name=f"report-{group}",
         dir=str(out),
         reinit="finish_previous",
@@ -89,7 +89,7 @@ def create_wandb_report(data: dict[str, Any], *, project: str, entity: str | Non
     import wandb_workspaces.reports.v2 as wr
 
     families = list(data["families"])
-    blocks = [
+    blocks: list[Any] = [
         wr.H1(text=data["title"]),
         wr.P(
             text=f"Best checkpoint of each family by {data['metric']} "

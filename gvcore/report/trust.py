@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..evaluation.catalog import MEMORIZATION_FLAG, direction
+from ..sweep.values import finite_number
 from .best_trials import Entry
 
 # Two values differ beyond the noise when they are more than this many combined standard errors apart.
@@ -18,16 +19,12 @@ NOISE_Z = 2.0
 NEIGHBOUR_SAMPLES = 10
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def best_beyond_noise(values: dict[str, float], errors: dict[str, float], mode: str) -> set[str]:
     """The families tied for best within the noise (NOISE_Z combined standard errors of the best);
     none when every family is within the noise of the best (no difference larger than the noise)."""
     if len(values) < 2:
         return set()
-    best = min(values, key=values.get) if mode == "min" else max(values, key=values.get)
+    best = min(values, key=lambda f: values[f]) if mode == "min" else max(values, key=lambda f: values[f])
     tied = {
         f
         for f, v in values.items()
@@ -38,7 +35,8 @@ def best_beyond_noise(values: dict[str, float], errors: dict[str, float], mode: 
 
 def memorization_flags(entries: list[Entry]) -> dict[str, float]:
     """family -> its share of near-copies, for the families above MEMORIZATION_FLAG."""
-    return {e.family: v for e in entries if _finite(v := e.metrics.get("eval/memorization")) and v > MEMORIZATION_FLAG}
+    shares = {e.family: finite_number(e.metrics.get("eval/memorization")) for e in entries}
+    return {family: v for family, v in shares.items() if v is not None and v > MEMORIZATION_FLAG}
 
 
 def rank_agreement(entries: list[Entry], a: str = "eval/fid", b: str = "eval/fid2") -> dict[str, Any] | None:
@@ -49,7 +47,7 @@ def rank_agreement(entries: list[Entry], a: str = "eval/fid", b: str = "eval/fid
     both = {
         e.family: (e.metrics[a], e.metrics[b])
         for e in entries
-        if _finite(e.metrics.get(a)) and _finite(e.metrics.get(b))
+        if finite_number(e.metrics.get(a)) is not None and finite_number(e.metrics.get(b)) is not None
     }
     if len(both) < 2:
         return None
@@ -62,14 +60,7 @@ def rank_agreement(entries: list[Entry], a: str = "eval/fid", b: str = "eval/fid
         if (both[x][0] - both[y][0]) * (both[x][1] - both[y][1]) < 0
     ]
     order = lambda k: sorted(names, key=lambda f: both[f][k] if direction(a.split("/", 1)[1]) == "min" else -both[f][k])  # noqa: E731
-    return {
-        "a": a,
-        "b": b,
-        "kendall_tau": float(tau) if _finite(tau) else None,
-        "flips": flips,
-        "order_a": order(0),
-        "order_b": order(1),
-    }
+    return {"a": a, "b": b, "kendall_tau": finite_number(tau), "flips": flips, "order_a": order(0), "order_b": order(1)}
 
 
 def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:

@@ -261,8 +261,8 @@ def rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
     def key(row: LeaderboardRow) -> tuple:
         value, _ = trial_value(row, metric, source)
         missing = value is None
-        signed = 0.0 if missing else (value if mode == "min" else -value)
-        group = 0 if comparable_across_families(metric) else family_order.get(row.family, len(family_order))
+        signed = 0.0 if value is None else (value if mode == "min" else -value)
+        group = 0 if comparable_across_families(metric) else family_order.get(row.family or "", len(family_order))
         return (group, status_order.get(row.status, 5), missing, signed, row.trial_id)
 
     ordered = sorted(rows, key=key)

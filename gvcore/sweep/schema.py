@@ -116,7 +116,7 @@ def _seeds(source: str, doc: dict[str, Any]) -> list[int]:
     return list(range(positive_int(source, "repeats", doc.get("repeats", 1))))
 
 
-def _scheduler(source: str, raw: Any, budget: int, unit: str) -> SchedulerSpec:
+def _scheduler(source: str, raw: Any, budget: int | float, unit: str) -> SchedulerSpec:
     if raw is None or isinstance(raw, str):
         raw = {"type": raw or "fifo"}
     raw = dict(mapping(source, "scheduler", raw))

@@ -134,7 +134,7 @@ def _restored_tuner(request: SweepRequest, trainable, view: LiveView) -> tune.Tu
             f"'{request.sweep_dir}' was saved by another gv version and can't be resumed ({exc}): "
             "start a new sweep (drop --resume)"
         ) from None
-    if not ray.util.client.ray.is_connected():
+    if not ray.util.client.ray.is_connected() and tuner._local_tuner is not None:
         tuner._local_tuner.get_run_config().callbacks = [view]
     return tuner
 

@@ -39,7 +39,8 @@ def final_evaluation(rows: list[LeaderboardRow], spec: SweepSpec, console: Any, 
     device = "cuda" if spec.gpu > 0 else "cpu"
     task = _evaluate_best.options(num_cpus=spec.cpu, num_gpus=spec.gpu)
     pending = {
-        task.remote(row.best_checkpoint, spec.final_eval_samples, max(1, int(spec.cpu)), device): row for row in todo
+        task.remote(str(row.best_checkpoint), spec.final_eval_samples, max(1, int(spec.cpu)), device): row
+        for row in todo
     }
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

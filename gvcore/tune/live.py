@@ -62,7 +62,7 @@ class LiveView(tune.Callback):
         self.configs: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
         self.first_start: float | None = None
-        self._live = None
+        self._live: Any = None  # a rich Live while this invocation paints the table
         self._last_write = 0.0
         self._last_paint = 0.0
 
@@ -71,10 +71,10 @@ class LiveView(tune.Callback):
         return {"sweep_name": self.sweep_name, "sweep_dir": self.sweep_dir, "metric": self.metric, "mode": self.mode}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)
+        LiveView.__init__(self, **state)
 
     # -- Tune callback hooks
-    def setup(self, **info) -> None:
+    def setup(self, **info: Any) -> None:  # type: ignore[override]  # Tune passes its keywords; none are used
         if self.interactive:
             from rich.live import Live
 
@@ -144,10 +144,10 @@ class LiveView(tune.Callback):
         for t in trials:
             self._track(t)
         now = time.monotonic()
-        paint = self._live is not None and now - self._last_paint > 0.5
+        paint = self._live is not None and self.render is not None and now - self._last_paint > 0.5
         write = now - self._last_write > LIVE_WRITE_EVERY_S
         rows = self.rows() if paint or write else []  # built once for both
-        if paint:
+        if paint and self.render is not None:
             self._last_paint = now
             self._live.update(self.render(rows, self.sweep_name, live=True))
         if write:
@@ -155,7 +155,7 @@ class LiveView(tune.Callback):
             self.write_live(rows)
 
     def on_experiment_end(self, trials, **info) -> None:
-        if self._live is not None:
+        if self._live is not None and self.render is not None:
             self._live.update(self.render(self.rows(), self.sweep_name, live=True))
         self.stop_display()
 
@@ -194,11 +194,11 @@ class LiveView(tune.Callback):
             rows.append(row)
         return leaderboard.rank(rows)
 
-    def _between_reports(self, row: dict[str, Any]) -> None:
+    def _between_reports(self, row: leaderboard.LeaderboardRow) -> None:
         """Trials report at evals only (minutes apart for DCGAN on a CPU); between reports the live
         table reads step, losses and images/s from the run's metrics.jsonl, written every
         train.log_every steps -- possible where the sweep dir is a local or shared filesystem."""
-        logged = last_logged(Path(self.sweep_dir) / trial_dirname(row.family, row.trial_id) / "run")
+        logged = last_logged(Path(self.sweep_dir) / trial_dirname(row.family or "?", row.trial_id) / "run")
         if logged.get("step", 0) > row.step:
             row.step = logged["step"]
             row.latest = {**row.latest, **logged}

@@ -44,12 +44,13 @@ def build_scheduler(spec: SweepSpec):
     if s.type == "asha":
         return ASHAScheduler(
             time_attr=spec.time_attr,
-            max_t=spec.budget,
-            grace_period=s.grace_period,
+            # Ray declares ints; in a FLOP budget both are whole FLOP counts, so nothing is lost.
+            max_t=int(spec.budget),
+            grace_period=int(s.grace_period),
             reduction_factor=s.reduction_factor,
         )
     if s.type == "pbt":
-        bounds = {k: d.bounds() for k, d in s.mutations.items() if d.bounds() is not None}
+        bounds = {k: b for k, d in s.mutations.items() if (b := d.bounds()) is not None}
         return PopulationBasedTraining(
             time_attr=spec.time_attr,
             perturbation_interval=s.perturbation_interval,
