@@ -7,7 +7,7 @@
    epoch but at least 10,000 training images apart, so every 3 epochs on mnist-5k); reported as
    (wall with - wall without) / wall with, and as the time spent inside the evaluator / wall with
    (target < 10%).
-3. Full evaluation: seconds to score 10,000 samples of the DCGAN and of the CGAN trained in (2)
+3. Full evaluation (realism and combined included): seconds to score 10,000 samples of the DCGAN and of the CGAN trained in (2)
    with every metric (the CGAN adds cas and intra_fid; standard errors included), against 10,000
    real digits (the t10k split if present, else mnist-5k's 500 test digits) whose features are
    computed beforehand (cached reference statistics), and against the default reference (mnist-5k's
@@ -41,6 +41,7 @@ from gvcore.evaluation.catalog import resolve_metrics  # noqa: E402
 from gvcore.evaluation.classifier import accuracy_on  # noqa: E402
 from gvcore.evaluation.features import reference_from_images  # noqa: E402
 from gvcore.evaluation.ladders import DISTURB  # noqa: E402
+from gvcore.evaluation.realism import reference_statistics  # noqa: E402
 from gvcore.evaluation.registry import METRICS, run_metrics  # noqa: E402
 from gvcore.families import resolve_config  # noqa: E402
 from gvcore.trainer import load_model, train  # noqa: E402
@@ -165,6 +166,7 @@ def main() -> None:
     if t10k is not None:
         images, labels = t10k
         reference = reference_from_images(images, labels, ev, "the MNIST test split (10,000 digits)")
+        reference_statistics(reference, ev)  # realism's real statistics: beforehand, like the features
         # The measurements: 2,000 real t10k digits against mnist-5k's test split (gv eval's default).
         real, g = images[:2000], torch.Generator().manual_seed(0)
         for what, imgs in (
@@ -172,8 +174,8 @@ def main() -> None:
             ("blur 1.2", DISTURB["blur"](real, 1.2, g, labels[:2000])),
             ("noise 20", DISTURB["noise"](real, 20, g, labels[:2000])),
         ):
-            s = default.score(imgs, None, "fid,fid2", bootstrap=False)
-            print(f"  2,000 t10k digits, {what}: fid={s['fid']:.3g} fid2={s['fid2']:.3g}")
+            s = default.score(imgs, None, "fid,fid2,realism", bootstrap=False)
+            print(f"  2,000 t10k digits, {what}: fid={s['fid']:.3g} fid2={s['fid2']:.3g} realism={s['realism']:.3g}")
         train_set = load_dataset("mnist-5k", "train")
         pick = torch.randint(0, len(train_set), (2000,), generator=g)
         for what, imgs in (
@@ -191,8 +193,11 @@ def main() -> None:
         print(f"  no {args.t10k}: the real reference is mnist-5k's 500 test digits")
         reference = Scorer.for_dataset("mnist-5k").reference
     train_set = load_dataset("mnist-5k", "train")
-    real = Scorer.for_dataset("mnist-5k", reference=reference).score(train_set.images, train_set.labels, "fid")
-    print(f"  real vs real (mnist-5k train 4,500 vs {reference.description}): fid={real['fid']:.4g}")
+    real = Scorer.for_dataset("mnist-5k", reference=reference).score(train_set.images, train_set.labels, "fid,realism")
+    print(
+        f"  real vs real (mnist-5k train 4,500 vs {reference.description}): fid={real['fid']:.4g}, "
+        f"realism={real['realism']:.4g} ± {real['realism_se']:.2g}"
+    )
 
     print(
         f"2. in-training evaluation overhead at the default interval (every epoch, >= {EVAL_MIN_IMAGES:,} training "

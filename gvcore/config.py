@@ -22,32 +22,14 @@ from .errors import GVError
 T = TypeVar("T")
 
 # Training defaults by kind, as dotted config keys; the Config fields are None = "the family's
-# default". The seed reports fix the architectures; these settings were chosen by measurement on
-# mnist-5k (README "Defaults": bench/bench_quality.py runs, and the defaults-mnist-5k-{vae,gan}
-# sweeps compared with `gv compare --by`):
-# * GANs keep the Mafunu report's settings: Adam lr 1e-3, beta1 0.5 (DCGAN paper), LeakyReLU 0.01, z of 100.
-#   The MLP GANs add an R1 penalty, its weight from the defaults study: the best FID at equal FLOPs
-#   among the settings that cover all ten classes by step ~1,000 in every seed (gan, cgan 30; lsgan
-#   100). gan's 10 has a better FID at 2,150 steps but drops a class at step 1,000 in 2 of 4 seeds.
-#   Samples come from an EMA of the generator (decay 0.99): at step 1,000 every seed of gan, lsgan
-#   and cgan covers all ten classes (smallest class 4.6-7.0% of the samples; 1.5-2.6% in the seeds
-#   that fell short without it), and at 90 s FID fell (gan 6.6 -> 5.3, lsgan 7.0 -> 6.1, cgan 3.7 -> 3.0;
-#   DCGAN 5.5 -> 5.6, within noise).
-# * VAEs (IJzer report table 2 nets, 20-d latent): at 135 s on 2 cores the test negative ELBO went from
-#   129.7 nats (lr 1e-3, slope 0.01, dropout 0.3, no warm-up) to 110.5. Added in turn at 60 s on
-#   one core, from 123.5 with dropout already off (it cost 12 nats): a KL warm-up -4 (the latent's
-#   KL rose from 13 to 16 nats), then LeakyReLU slope 0.2 -5, then lr 5e-4 -2.
-# * CVAE: with the VAE row alone its encoder carries the class in z and the decoder follows z, not
-#   the label (samples read as their class 55% of the time). The CVAE study (defaults-mnist-5k-cvae,
-#   rule: every seed >= 90% label accuracy, then the best held-out nELBO) picked a label of size
-#   10 and no KL warm-up: 95%, for 1.3 nats of held-out nELBO. That CVAE used 10 of its 20 latent
-#   dimensions (the VAE 16); free bits of 0.5 nats a dimension keep them in use: at 8,300 steps its
-#   test nELBO went from 113.3 to 109.9-110.7 over 3 seeds (0.25: 111.5-112.1; 1: 110.7-111.5).
-# * VAEs score, sample and interpolate with an average of encoder and decoder (ema_decay
-#   0.999; at 8,300 steps the warm-up's (1 + n) / (10 + n) still sets it): the test nELBO fell
-#   from 110.0-110.3 to 105.9-106.2 (VAE) and from 109.9-110.7 to 106.1-106.6 (CVAE). The CVAE's
-#   encoder then reads its label at size 10 too (encoder_label_scale): 104.9 in both seeds, label
-#   accuracy 96% -> 98% (README "The VAEs' average").
+# default". The design reports fix the architectures (docs/references.md); these settings were chosen
+# by measurement on mnist-5k, each in its study file (tables, commands, the rule that picked it):
+# * GAN lr 1e-3, beta1 0.5, LeakyReLU 0.01, z of 100 (the Mafunu report): docs/studies/gan-defaults.md
+# * R1 weight, discriminator lr, batch size: docs/studies/gan-defaults.md
+# * VAE lr, KL warm-up, LeakyReLU 0.2, dropout 0: docs/studies/vae-defaults.md
+# * CVAE label size, KL weight at start, free bits: docs/studies/cvae-label.md
+# * weight average (ema_decay), the CVAE encoder's label size: docs/studies/weight-average.md,
+#   re-checked on realism (VAEs: off) in docs/studies/defaults-on-realism.md
 TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
     "gan": {
         "optim.lr": 1e-3,
@@ -72,18 +54,17 @@ TRAINING_DEFAULTS: dict[str, dict[str, float | int]] = {
         "model.label_scale": 1.0,
         "model.encoder_label_scale": 1.0,
         "train.r1_gamma": 0.0,
-        "train.ema_decay": 0.999,
+        # Off: the average's samples are 7-10% less realistic (docs/studies/defaults-on-realism.md);
+        # 0.999 gains 4 nats of test nELBO (docs/studies/weight-average.md).
+        "train.ema_decay": 0.0,
         "model.free_bits": 0.0,
     },
 }
 # Where one family departs from its kind's row.
 FAMILY_DEFAULTS: dict[str, dict[str, float | int]] = {
-    "lsgan": {"train.r1_gamma": 100.0},  # at 30 it drops classes early in 3 of 4 seeds; at 100, none
+    "lsgan": {"train.r1_gamma": 100.0},  # R1 weight: docs/studies/gan-defaults.md
     "dcgan": {"train.r1_gamma": 0.0},  # draws every class without it; its conv R1 is not measured
-    # Follows its label: samples read as their class 95% of the time, not 55% (the CVAE study).
-    # (KL weight 1 from the start: over the VAE row's 2,000-step warm-up it stays at 1.) Free bits
-    # keep its latent in use without a warm-up (README "The CVAE study"). Its encoder reads the label
-    # at size 10 too (the last bullet above the table).
+    # Follows its label, latent kept in use: docs/studies/cvae-label.md; encoder's label: docs/studies/weight-average.md
     "cvae": {
         "model.label_scale": 10.0,
         "model.encoder_label_scale": 10.0,
@@ -110,11 +91,17 @@ RENAMED_KEYS: dict[str, str] = {"train.generator_ema": "train.ema_decay"}
 
 @dataclass
 class DataConfig:
+    # A built-in dataset, or a folder of images (a path, stored absolute; or an s3:// / gs:// URI).
     name: str = "mnist-5k"
     # Where torchvision datasets are downloaded / looked for; "" = $GV_DATA_DIR or ~/.cache/gv/data.
     data_dir: str = ""
-    # Side length for datasets whose images vary in size (imagenette); 0 = the dataset's default.
+    # Side length for datasets whose images vary in size (imagenette, folders); 0 = the dataset's default.
     image_size: int = 0
+    # Image channels: 0 = the dataset's own (a folder: grey when every image is grey, else RGB), 1 or 3 converts.
+    channels: int = 0
+    # Largest image (width x height) gv decodes from a folder: a bigger one is refused before it is
+    # decompressed (decompression bombs). Pillow's own warning threshold.
+    max_pixels: int = 89_478_485
 
 
 @dataclass
@@ -127,8 +114,7 @@ class ModelConfig:
     # Negative slope of every LeakyReLU; None = the family's default (0.01 for GANs as the Mafunu report
     # specifies, 0.2 for VAEs: measured, see TRAINING_DEFAULTS above).
     leaky_slope: float | None = None
-    # Dropout in the VAE encoder. Seed 001 table 2 has 0.3; measured on mnist-5k it costs the VAE
-    # 12 nats of test likelihood for no gain, so it is off unless asked for.
+    # Dropout in the VAE encoder; the IJzer report's 0.3 is off unless asked for: docs/studies/vae-defaults.md
     dropout: float = 0.0
     # Base channel count of the "conv" architecture (3-channel datasets).
     conv_width: int = 64
@@ -215,9 +201,9 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    # Metrics computed at every eval interval, comma-separated (see gvcore/metrics.py); "auto" = the
-    # cheap set for the family (fid, plus label_acc for cgan/cvae and nelbo for vae/cvae), reported
-    # as eval/<key>; "" = none (losses and samples only).
+    # Metrics computed at every eval interval, comma-separated (see docs/metrics.md); "auto" = the
+    # cheap set for the family (fid, realism and combined, plus label_acc for cgan/cvae and nelbo for
+    # vae/cvae), reported as eval/<key>; "" = none (losses and samples only).
     metrics: str = "auto"
     # Generated images per in-training evaluation.
     num_samples: int = 2000

@@ -138,11 +138,19 @@ def resolve_config(config: Config) -> Config:
     """Validate a config and fill in the family defaults; returns a new, concrete Config."""
     cfg = config.copy()
     spec = get_family(cfg.family)
-    dspec = datamod.get_spec(cfg.data.name)
+    _positive("data.max_pixels", cfg.data.max_pixels)
+    dspec = datamod.get_spec(cfg.data.name, cfg.data.max_pixels)
     cfg.data.image_size = datamod.check_image_size(dspec, cfg.data.image_size)
+    cfg.data.channels = datamod.check_channels(dspec, cfg.data.channels)
+    if spec.conditional and not dspec.num_classes:
+        unconditional = ", ".join(name for name, family in FAMILIES.items() if not family.conditional)
+        raise GVError(
+            f"family {spec.name} needs labelled images, and {dspec.name} has no classes (its images lie directly "
+            f"in the folder): put each class's images in a sub-folder named after it, or choose {unconditional}"
+        )
     m, o, t = cfg.model, cfg.optim, cfg.train
     if m.architecture is None:
-        m.architecture = spec.default_architecture(dspec.channels)
+        m.architecture = spec.default_architecture(cfg.data.channels)
     if m.architecture not in ARCHITECTURES:
         raise GVError(f"bad model.architecture '{m.architecture}': choose one of {', '.join(ARCHITECTURES)}")
     for key, value in spec.defaults.items():

@@ -245,7 +245,7 @@ class GANModel(GenerativeModel):
         if self.weight_average is not None:
             # An average over the last ~1/(1 - decay) generators: one generator's samples lean
             # towards whichever digits the discriminator let it win lately; the average's don't
-            # (every MLP GAN covers all ten classes by step 1,000: README "The MLP GANs' start").
+            # (docs/studies/weight-average.md).
             self.weight_average.update_parameters(self.generator)
 
         with torch.no_grad():
@@ -400,8 +400,8 @@ MODEL_CLASSES: dict[str, type[GenerativeModel]] = {"gan": GANModel, "vae": VAEMo
 def build_model(config: Config) -> GenerativeModel:
     """Build the (untrained, CPU) model a resolved config describes."""
     spec = get_family(config.family)
-    dspec = datamod.get_spec(config.data.name)
-    shape = dspec.image_shape(config.data.image_size)
+    dspec = datamod.get_spec(config.data.name, config.data.max_pixels)
+    shape = (config.data.channels or dspec.channels, *dspec.image_shape(config.data.image_size)[1:])
     return MODEL_CLASSES[spec.kind](spec, config, shape, dspec.num_classes)
 
 

@@ -53,6 +53,17 @@ def mlp(sizes: list[int], activation: str, slope: float, dropout: float = 0.0) -
     return nn.Sequential(*layers)
 
 
+def dcgan_upsamplings(side: int) -> int:
+    """The dcgan generator's 2x upsamplings for an image side (the Mafunu report: two at 28x28)."""
+    return 2 if side <= 32 else int(math.log2(side)) - 3
+
+
+def side_supported(side: int) -> bool:
+    """Whether every architecture builds for square images of this side: a multiple of 4, at least
+    16, that the dcgan generator reaches by doubling (above 64 px: a multiple of 2**upsamplings)."""
+    return side >= 16 and side % 4 == 0 and side % 2 ** dcgan_upsamplings(side) == 0
+
+
 def _upsampling_plan(size: int) -> tuple[int, int]:
     """(number of 2x upsamplings, start side) so that start * 2**n == size and start is 4..8."""
     n = 0
@@ -84,9 +95,9 @@ class VectorToImage(nn.Module):
                 mlp([in_dim, *MLP_HIDDEN[(kind, role)], c * h * w], act, slope), nn.Unflatten(1, image_shape)
             )
         elif architecture == "dcgan":
-            # Seed 000 fig 3.3: FC 1024 -> FC s0*s0*C0 -> ConvT ... -> ConvT C, each hidden layer
+            # Mafunu report fig 3.3: FC 1024 -> FC s0*s0*C0 -> ConvT ... -> ConvT C, each hidden layer
             # followed by ReLU then BatchNorm. At 28x28: s0 = 7, C0 = 128, one ConvT of 64.
-            ups = 2 if h <= 32 else int(math.log2(h)) - 3
+            ups = dcgan_upsamplings(h)
             s0 = h // 2**ups
             if s0 * 2**ups != h:
                 raise ValueError(f"dcgan nets need an image side divisible by {2**ups}, got {h}")
@@ -107,7 +118,7 @@ class VectorToImage(nn.Module):
                     layers += [nn.ReLU(), nn.BatchNorm2d(out)]
             self.body = nn.Sequential(*layers)
         elif architecture == "conv":
-            # Seed 001 table 3: FC -> (ConvT 4/2 -> LeakyReLU -> BatchNorm) * n -> Conv 3x3 to C.
+            # IJzer report table 3: FC -> (ConvT 4/2 -> LeakyReLU -> BatchNorm) * n -> Conv 3x3 to C.
             ups, s0 = _upsampling_plan(h)
             chans = [conv_width * 2 ** (ups - 1 - i) for i in range(ups)] + [max(conv_width // 2, 8)]
             layers = [nn.Linear(in_dim, chans[0] * s0 * s0), nn.LeakyReLU(slope), nn.Unflatten(1, (chans[0], s0, s0))]
@@ -156,7 +167,7 @@ class ImageToVector(nn.Module):
             self.head = mlp([c * h * w + extra, *MLP_HIDDEN[(kind, role)], out_dim], "leaky", slope, dropout)
             return
         if architecture == "dcgan":
-            # Seed 000 fig 3.4: (Conv 5x5 -> LeakyReLU -> MaxPool 2) * n -> FC 1024 -> FC out.
+            # Mafunu report fig 3.4: (Conv 5x5 -> LeakyReLU -> MaxPool 2) * n -> FC 1024 -> FC out.
             blocks = 2 if h <= 32 else int(math.log2(h)) - 3
             chans = [32 * 2**i for i in range(blocks)]
             layers: list[nn.Module] = []
@@ -166,7 +177,7 @@ class ImageToVector(nn.Module):
                 prev = ch
             head_hidden = 1024
         elif architecture == "conv":
-            # Seed 001 table 3: (Conv 3x3 -> LeakyReLU -> MaxPool 2) * n -> Linear.
+            # IJzer report table 3: (Conv 3x3 -> LeakyReLU -> MaxPool 2) * n -> Linear.
             blocks, _ = _upsampling_plan(h)
             chans = [conv_width * 2**i for i in range(blocks)]
             layers = []

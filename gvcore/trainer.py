@@ -27,7 +27,7 @@ from . import __version__
 from .budget import budget_of, check_batch_memory, copy_budget, count_flops_per_step, plan_steps
 from .checkpoint import CHECKPOINT_NAME, config_of, load_checkpoint, save_checkpoint
 from .config import Config
-from .data import load_dataset
+from .data import load_split
 from .errors import GVError
 from .families import get_family, resolve_config
 from .images import grid_labels, save_grid
@@ -176,7 +176,7 @@ def train(
     torch.manual_seed(t.seed)
 
     # --- 2. data: the whole training split as one float tensor on the device -----------------
-    train_set = load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)
+    train_set = load_split(cfg.data, "train")
     images = train_set.to_float(device)
     labels = train_set.labels.to(device)
     n_train = images.shape[0]

@@ -34,3 +34,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that starts Ray or Chromium is slow by definition: the fast loop (`-m "not slow"`)
+    never starts either, whatever the test's own marks say."""
+    for item in items:
+        if item.get_closest_marker("ray") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -111,8 +111,8 @@ def read_wandb_records(path: Path) -> list[Any]:
 
 
 def wandb_runs(wandb_dir: Path) -> dict[str, dict[str, Any]]:
-    """Offline runs under a W&B dir: run id -> {"history": [rows], "config": {...}, "tags", "group",
-    "images": [files]} (a run resumed after a crash has several folders; they are merged)."""
+    """Offline runs under a W&B dir: run id -> {"history": [rows], "config": {...}, "summary": {...},
+    "tags", "group", "images": [files]} (a run resumed after a crash has several folders; they are merged)."""
     runs: dict[str, dict[str, Any]] = {}
     for folder in sorted(glob.glob(str(wandb_dir / "**" / "offline-run-*"), recursive=True)):
         for log in Path(folder).glob("run-*.wandb"):
@@ -120,7 +120,7 @@ def wandb_runs(wandb_dir: Path) -> dict[str, dict[str, Any]]:
             for record in read_wandb_records(log):
                 kind = record.WhichOneof("record_type")
                 if kind == "run":
-                    run = runs.setdefault(record.run.run_id, {"history": [], "config": {}, "images": []})
+                    run = runs.setdefault(record.run.run_id, {"history": [], "config": {}, "images": [], "summary": {}})
                     run["tags"] = list(record.run.tags)
                     run["group"] = record.run.run_group
                     for item in record.run.config.update:
@@ -131,6 +131,9 @@ def wandb_runs(wandb_dir: Path) -> dict[str, dict[str, Any]]:
                         key = item.key or "/".join(item.nested_key)
                         row[key] = json.loads(item.value_json)
                     run["history"].append(row)
+                elif kind == "summary" and run is not None:
+                    for item in record.summary.update:
+                        run["summary"][item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
             if run is not None:
                 run["images"] += sorted(str(p) for p in Path(folder).glob("files/media/images/*.png"))
     return runs

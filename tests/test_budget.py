@@ -29,6 +29,7 @@ def fresh_model(family: str, seed: int = 0):
     return model, model.make_optimizers()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gan", "dcgan", "cvae"])
 def test_counting_a_step_leaves_weights_optimizers_and_rng_as_they_were(family):
     images, labels = real_batch(16)
@@ -75,6 +76,7 @@ def flop_config(family: str, flops: float, **train):
     return cfg
 
 
+@pytest.mark.slow
 def test_a_flop_budget_buys_whole_steps_and_every_record_says_so(tmp_path):
     images, labels = real_batch(16)
     per_step = count_flops_per_step(fresh_model("gan")[0], images, labels)
@@ -107,6 +109,7 @@ def test_a_budget_below_one_step_is_refused_before_anything_is_written(tmp_path)
     assert [config.family for config in made] == ["gan"] and made[0].train.flops == 3e9
 
 
+@pytest.mark.slow
 def test_resuming_a_flop_budget_run_continues_to_the_same_total(tmp_path):
     images, labels = real_batch(16)
     budget = 9.5 * count_flops_per_step(fresh_model("vae")[0], images, labels)

@@ -103,6 +103,7 @@ def test_resume_extends_a_finished_run(cgan_run, tmp_path):
     assert steps == [2, 4, 6, 8, 10, 12]
 
 
+@pytest.mark.slow
 def test_train_with_a_flop_budget_and_resume_it_with_a_larger_one(tmp_path):
     run = tmp_path / "gan"
     # batch 16: the MLP GAN's step (with its R1 step) is ~2.9e8 FLOPs, so 1.5e9 buys 5 whole steps

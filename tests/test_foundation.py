@@ -24,6 +24,7 @@ from gvcore.trainer import checkpoint_path, train
 # --- the trainer (the contract every family keeps is tests/test_families.py) ------------------
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_other_seed_other_losses(tmp_path):
     train(tiny_config("dcgan", steps=4), tmp_path / "a")
     train(tiny_config("dcgan", steps=4), tmp_path / "b")

@@ -20,6 +20,8 @@ from gvcore.interpolation import (
 )
 from gvcore.trainer import load_model, train
 
+pytestmark = pytest.mark.slow  # every test here trains models first
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

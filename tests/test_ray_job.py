@@ -1,5 +1,5 @@
-"""The README's "On an existing cluster" path, for real: a Ray head started with `ray start --head`
-(job server on, token authentication on, as the README sets it up), a tiny sweep submitted to it with
+"""docs/cluster.md's "On an existing cluster" path, for real: a Ray head started with `ray start --head`
+(job server on, token authentication on, as docs/cluster.md sets it up), a tiny sweep submitted to it with
 the real `ray job submit --working-dir <repo> -- gv sweep ... --address auto` from gv's own
 environment, and the leaderboard the job wrote read back with `gv results --json`.
 
@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 from sweep_helpers import REPO, files_containing, write_sweep
+
+pytestmark = pytest.mark.ray
 
 BIN = Path(sys.executable).parent  # gv's own environment: its `ray` CLI and `gv` entry point
 # Generous hang guards, never assertions on time.
@@ -122,7 +124,7 @@ def _wait_until_started(proc: subprocess.Popen, log: Path) -> bool:
 
 @pytest.fixture
 def ray_head(tmp_path):
-    """A head node as the README starts it: a token made with `ray get-auth-token --generate`, then
+    """A head node as docs/cluster.md starts it: a token made with `ray get-auth-token --generate`, then
     `RAY_AUTH_MODE=token ray start --head`, with the dashboard (job server) on."""
     # Short and under /tmp: Ray's Unix sockets live below the temp dir (path length limit ~107).
     temp_dir = Path(tempfile.mkdtemp(prefix="gvrj", dir="/tmp"))
@@ -226,7 +228,7 @@ def test_ray_job_submit_runs_a_sweep_on_a_token_authenticated_head(ray_head, tmp
         tmp_path, "rayjob", families=["gan"], budget={"steps": 30}, eval_every=10, resources={"cpu": 1, "gpu": 0}
     )
     storage = tmp_path / "store"
-    # The README's command, with this test's paths and port.
+    # docs/cluster.md's command, with this test's paths and port.
     command = [
         str(BIN / "ray"),
         "job",

@@ -18,6 +18,8 @@ from gvcore.families import FAMILIES
 from gvcore.report import checkpoint_file, pick_best
 from gvcore.sweep.leaderboard import read as read_leaderboard
 
+pytestmark = pytest.mark.ray
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("GV_CHROMIUM", "/usr/bin/chromium")
@@ -91,10 +93,10 @@ def test_report_has_every_family_and_figure(report):
     assert set(data["figures"]) >= {"sensitivity", "losses", "metric"}
     # Two trials per family feed the sensitivity plot.
     assert all(s["trials"] == 2 for s in data["sensitivity"].values())
-    # The page opens with the verdict over every trial (two per family, six families: FID from the
-    # trials, precision / recall from the final evaluation of each trial's best checkpoint).
+    # The page opens with the verdict over every trial (two per family, six families: the overall metric
+    # and realism from the trials, precision / recall from the final evaluation of each best checkpoint).
     verdict = data["verdict"]
-    assert set(verdict["axes"]) == {"overall", "legibility", "diversity"}
+    assert set(verdict["axes"]) == {"overall", "realism", "legibility", "diversity"}
     for axis in verdict["axes"].values():
         assert {f["family"] for f in axis["families"]} == set(FAMILIES) and all(f["n"] == 2 for f in axis["families"])
         assert axis["sentence"] and set(axis["figures"]) == {"medians", "pairs", "tuning"}
@@ -187,6 +189,7 @@ def _render(html_file: Path, screenshot: Path) -> dict:
     return events
 
 
+@pytest.mark.browser
 def test_report_renders_in_chromium(report):
     shot = ARTIFACTS / "report-screenshot.png"
     events = _render(report / "report.html", shot)
@@ -278,3 +281,11 @@ def test_report_logs_to_wandb_offline(report, sweep_dir, tmp_path, monkeypatch):
     assert tables
     table = json.loads(tables[0].read_text())
     assert table["columns"][:3] == ["family", "sweep", "trial_id"] and len(table["data"]) == 6
+    # The verdict in words travels too: one summary entry per axis judged (read back from the run's log).
+    from sweep_helpers import wandb_runs
+
+    (run,) = wandb_runs(out / "wandb").values()
+    summary = run["summary"]
+    report = json.loads((out / "report.json").read_text())
+    for axis, judged in report["verdict"]["axes"].items():
+        assert summary[f"report/verdict/{axis}"] == judged["sentence"]

@@ -90,6 +90,7 @@ def test_truncate_keeps_complete_records_up_to_the_checkpoint(tmp_path):
     assert rundir.metrics_path(tmp_path).read_text() == '{"step": 1}\n{"step": 2}\n'
 
 
+@pytest.mark.slow
 def test_gv_resume_survives_a_torn_metrics_line_and_repeats_the_uninterrupted_run(tmp_path):
     common = [
         "--dataset",

@@ -34,6 +34,8 @@ ray = pytest.importorskip("ray")
 
 from trial_events import TrialEventPipe  # noqa: E402  (imports Ray)
 
+pytestmark = pytest.mark.ray
+
 # Set before Ray starts, so its workers inherit them as they would from a user's shell: a W&B
 # directory of the test's own, a fake API key (it must not leak anywhere) and a W&B server that
 # can't be reached (port 9: nothing listens), with a short init timeout.

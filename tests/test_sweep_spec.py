@@ -30,6 +30,7 @@ def ray_sessions() -> set[str]:
 # --- shipped sweeps -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_shipped_sweep_validates_and_quick_mnist_is_all_six_on_mnist_5k():
     shipped = shipped_sweeps()
     expected = {
@@ -67,6 +68,7 @@ def test_every_shipped_sweep_validates_and_quick_mnist_is_all_six_on_mnist_5k():
             assert len(mine) == per_family and {t["train.flops"] for t in mine} == {study.budget}
 
 
+@pytest.mark.slow
 def test_gv_sweeps_lists_every_shipped_sweep_with_its_description():
     result = invoke(["sweeps"])
     assert result.exit_code == 0, result.stderr
@@ -436,6 +438,7 @@ def _tiny(family: str, lr: float, steps: int) -> Config:
     return cfg
 
 
+@pytest.mark.slow
 def test_pbt_handover_continues_donor_weights_with_the_recipients_hyperparameters(tmp_path):
     donor = tmp_path / "donor"
     train(_tiny("gan", 1e-3, 10), donor)
@@ -464,6 +467,7 @@ def test_pbt_handover_continues_donor_weights_with_the_recipients_hyperparameter
         adopt_hyperparameters(checkpoint_path(recipient), other)
 
 
+@pytest.mark.slow
 def test_fresh_trial_start_clears_an_earlier_attempt_and_the_live_view_reads_progress(tmp_path):
     from gvcore.rundir import last_logged
 

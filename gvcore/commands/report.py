@@ -75,7 +75,7 @@ def interpolate_cmd(
     """Interpolate one model between two latent points, two classes or two real images."""
     import torch
 
-    from ..data import load_dataset, to_unit_range
+    from ..data import load_split, to_unit_range
     from ..images import save_grid
     from ..interpolation import class_interpolation, find_endpoints, latent_interpolation, real_interpolation
     from ..limits import check_memory, check_picture, grid_bytes, image_bytes
@@ -136,7 +136,7 @@ def interpolate_cmd(
         images, labels = [], []
         for kind, value in kinds:
             if kind == "test":
-                test = test or load_dataset(cfg.data.name, "test", cfg.data.data_dir, cfg.data.image_size)
+                test = test or load_split(cfg.data, "test")
                 if int(value) >= len(test):  # type: ignore[call-overload]
                     raise GVError(
                         f"bad endpoint 'test:{value}': the test split has {len(test)} images (0..{len(test) - 1})"
@@ -162,7 +162,13 @@ def interpolate_cmd(
 @app.command("report")
 def report_cmd(
     sweep_dirs: Annotated[list[Path], typer.Argument(help="One or more sweep directories made by `gv sweep`.")],
-    metric: Annotated[str, typer.Option(help="Pick each family's best checkpoint by this metric.")] = "eval/fid",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Pick each family's best checkpoint by this metric (default: the one the sweeps ranked by, "
+            "else the overall axis's; see docs/metrics.md)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: report/ in the first sweep dir).")] = None,
     eval_samples: Annotated[
         int, typer.Option(help="Samples for the full evaluation of checkpoints the sweep did not fully evaluate.")
@@ -190,15 +196,16 @@ def report_cmd(
     import shutil
     import tempfile
 
-    from ..compare import read_sweeps
+    from ..compare import ranking_metric, read_sweeps
     from ..report import build_report, metric_mode
     from .common import err_console
     from .wandb_mode import resolve_wandb_mode
 
     if eval_samples < 100:
         raise GVError(f"bad --eval-samples {eval_samples}: use at least 100 (10000 is the standard)")
+    sweeps, _ = read_sweeps([str(d) for d in sweep_dirs], allow_mixed_budgets)  # readable and poolable first
+    metric = metric or ranking_metric(sweeps)
     metric_mode(metric)
-    read_sweeps([str(d) for d in sweep_dirs], allow_mixed_budgets)  # readable and poolable before any work
     mode, why = resolve_wandb_mode(wandb_mode) if (wandb or wandb_report) else ("disabled", "")
     out = out or Path(sweep_dirs[0]) / "report"
     check_creatable(out, "--out")

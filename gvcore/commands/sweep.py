@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +32,7 @@ from ..sweep import (
 )
 from ..sweep import storage as store
 from .common import console, err_console, table_console
+from .sweep_dataset import dataset_ready
 from .sweep_tables import live_table, print_leaderboard
 from .wandb_mode import resolve_wandb_mode, wandb_api_key, wandb_hints
 
@@ -201,6 +201,10 @@ def sweep_cmd(
             "--set", help="Pin a config key for every trial: --set optim.lr=1e-3 (repeatable; see `gv config`)."
         ),
     ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="Instead of the file's: a built-in dataset or a folder of images."),
+    ] = None,
 ) -> None:
     """Run a sweep of trials in parallel on Ray Tune, with W&B logging, best checkpoints and a leaderboard."""
     mode, mode_reason = resolve_wandb_mode(wandb_mode)
@@ -217,6 +221,7 @@ def sweep_cmd(
                 ("--gpus-per-trial", gpus_per_trial),
                 ("--max-trials", max_trials),
                 ("--set", overrides),
+                ("--dataset", dataset),
             )
             if value
         ]
@@ -238,6 +243,7 @@ def sweep_cmd(
             gpus_per_trial=gpus_per_trial,
             max_trials=max_trials,
             sets=overrides or [],
+            dataset=dataset,
         )
     from ..tune import SweepRequest, WandbSettings, check_address, run_sweep
 
@@ -276,12 +282,11 @@ def sweep_cmd(
 
     # The dataset is loaded (downloaded if need be) once here, not by every trial at once, while Ray
     # starts: a missing dataset stops the sweep before any trial, and costs no start-up time.
-    dataset_check = _DatasetCheck(spec) if not resume and not on_cluster else None
+    dataset_check = dataset_ready(spec, resume, on_cluster, console)
 
     def write_info() -> None:
         # Called once Ray is up: a sweep that could not start leaves no directory behind.
-        if dataset_check is not None:
-            dataset_check.result()
+        dataset_check()
         if not resume:
             store.write_text(sweep_dir, SWEEP_INFO, info)
 
@@ -359,6 +364,10 @@ def _print_plan(spec: SweepSpec, resume: bool, where: str) -> None:
         f"({' x '.join(factors)}) on {spec.dataset}, {spec.budget_text} each; "
         f"{resources} per trial on {where}"
     )
+    from ..data import get_spec, is_folder
+
+    if is_folder(spec.dataset) and not resume:  # what gv made of the folder: split, classes, colour, side
+        console.print(f"dataset: {get_spec(spec.dataset).description}", soft_wrap=True)
 
 
 def _resume_command(sweep: str, run_name: str, storage: str) -> str:
@@ -419,32 +428,3 @@ def _check_local_resources(spec: SweepSpec) -> None:
             f"trials ask for {spec.gpu:g} GPUs (--gpus-per-trial / resources.gpu) but this machine has "
             f"{gpus}: " + ("pass --gpus-per-trial 0 to train on CPU" if gpus == 0 else f"pass at most {gpus}")
         )
-
-
-class _DatasetCheck:
-    """Load the sweep's training split in a background thread; result() re-raises its error."""
-
-    def __init__(self, spec: SweepSpec):
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._load, args=(spec,), daemon=True)
-        self.thread.start()
-
-    def _load(self, spec: SweepSpec) -> None:
-        from ..data import load_dataset
-
-        data_dir, image_size = spec.base.get("data.data_dir") or None, spec.base.get("data.image_size", 0)
-        try:
-            load_dataset(spec.dataset, "train", data_dir, image_size)
-            if spec.metric.startswith("eval/") or spec.final_eval_samples:
-                # The evaluation classifier and the real statistics, trained / computed once here
-                # rather than by the first trials all at once (they'd queue on its lock anyway).
-                from ..evaluation.api import Scorer
-
-                Scorer.for_dataset(spec.dataset, data_dir, image_size)
-        except BaseException as exc:  # handed to the main thread
-            self.error = exc
-
-    def result(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error

@@ -24,7 +24,13 @@ FamilyArg = Annotated[
     str, typer.Argument(help="Model family: gan, lsgan, dcgan, cgan, vae or cvae (see `gv families`).")
 ]
 DatasetOpt = Annotated[
-    str, typer.Option("--dataset", "-d", help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette.")
+    str,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="mnist-5k (no download), mnist, fashion-mnist, cifar10, imagenette, or a folder of images "
+        "(a path such as ./photos, or an s3:// / gs:// URI; see docs/datasets.md).",
+    ),
 ]
 FLOPS_HELP = (
     "Training budget in FLOPs, e.g. 2e13: steps = FLOPs / the FLOPs of one training step (counted by "
@@ -42,16 +48,24 @@ SetOpt = Annotated[
 
 @app.command()
 def families(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the nets for this dataset.")] = "mnist",
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Size the nets for this dataset (a built-in name or a folder).")
+    ] = "mnist",
 ) -> None:
     """List the model families: kind, conditioning, networks and parameter counts."""
+    from ..data import get_spec, resolve_name
     from ..families import FAMILIES, resolve_config
     from ..models import build_model, describe_nets
 
+    dataset = resolve_name(dataset)
     table = Table(title=f"gv model families (nets sized for {dataset})")
     for col in ("name", "kind", "conditional", "loss", "nets", "parameters", "reference"):
         table.add_column(col, overflow="fold")
     for name, spec in FAMILIES.items():
+        if spec.conditional and not get_spec(dataset).num_classes:
+            reason = "needs labelled images: class sub-folders"
+            table.add_row(name, spec.kind_label, "yes", spec.loss, reason, "", spec.reference)
+            continue
         cfg = Config(family=name)
         cfg.data.name = dataset
         cfg = resolve_config(cfg)
@@ -76,10 +90,11 @@ def show_config(
     overrides: SetOpt = None,
 ) -> None:
     """Print every config key with its (resolved) value: what `--set key=value` accepts."""
+    from ..data import resolve_name
     from ..families import resolve_config
 
     cfg = Config(family=family)
-    cfg.data.name = dataset
+    cfg.data.name = resolve_name(dataset)
     cfg = resolve_config(apply_overrides(cfg, overrides or []))
     table = Table(title=f"config for {family} on {dataset}")
     table.add_column("key")
@@ -115,11 +130,12 @@ def build_config(
     seconds: float | None = None,
 ) -> Config:
     """The flags of `gv train`, applied in order: named flags, then --set overrides; validated."""
+    from ..data import resolve_name
     from ..families import get_family, resolve_config
 
     get_family(family)  # name the bad family before anything else
     cfg = Config(family=family)
-    cfg.data.name = dataset
+    cfg.data.name = resolve_name(dataset)  # a folder: its absolute path
     if data_dir:
         cfg.data.data_dir = str(Path(data_dir).expanduser())
     for kind, value in budget_flags(epochs, steps, flops, seconds).items():
@@ -135,6 +151,7 @@ def build_config(
             target, attr = key.split(".")
             setattr(getattr(cfg, target), attr, setting)
     apply_overrides(cfg, overrides or [])
+    cfg.data.name = resolve_name(cfg.data.name)  # also after --set data.name=...
     return resolve_config(cfg)
 
 
@@ -260,8 +277,10 @@ def train_cmd(
         flops=flops,
         seconds=seconds,
     )
+    from ..data import get_spec, is_folder, label, load_split
+
     if out is None:
-        out = Path("runs") / f"{family}-{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        out = Path("runs") / f"{family}-{label(cfg.data.name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GVError(
             f"--out '{out}' already exists and is not empty: choose another --out, or continue it with `gv resume {out}`"
@@ -269,9 +288,10 @@ def train_cmd(
     check_creatable(out, "--out")
     # Fail on a missing dataset or an impossible budget before anything is written.
     from ..budget import plan_steps
-    from ..data import load_dataset
 
-    plan_steps(cfg, len(load_dataset(cfg.data.name, "train", cfg.data.data_dir, cfg.data.image_size)))
+    plan_steps(cfg, len(load_split(cfg.data, "train")))
+    if is_folder(cfg.data.name):  # what gv made of the folder: split, classes, colour, side, skipped files
+        console.print(f"dataset: {get_spec(cfg.data.name).description}", soft_wrap=True)
     run_with_progress(cfg, out, resume=False)
 
 

@@ -9,13 +9,23 @@ Work") as the "how hard to tune" figure.
     statistics.py  median, IQM, expected best of k, P(A beats B), scipy.stats.bootstrap intervals
     verdict.py     the comparison document and the winner
     render.py      rich tables and the expected-best PNG
+    racing.py      a race's exits (`gv study`): exact rank tests at anytime-valid levels
 
 numpy and scipy are imported here, never by `gv`'s start-up: gvcore/commands/compare.py imports
 this package inside the command.
 """
 
-from .pool import Pool, load_pool, read_sweeps
+from .pool import Pool, axis_metric, load_pool, ranking_metric, read_sweeps
 from .render import expected_best_figure, print_comparison
 from .verdict import compare
 
-__all__ = ["Pool", "compare", "expected_best_figure", "load_pool", "print_comparison", "read_sweeps"]
+__all__ = [
+    "Pool",
+    "axis_metric",
+    "compare",
+    "expected_best_figure",
+    "load_pool",
+    "print_comparison",
+    "ranking_metric",
+    "read_sweeps",
+]

@@ -194,6 +194,15 @@ def _choose_metric(sweeps: list[Sweep], metric: str | None) -> str:
     return metric
 
 
+def ranking_metric(sweeps: list[Sweep]) -> str:
+    """The metric the sweeps ranked and kept their checkpoints by, when they agree; else the overall
+    axis's, as they recorded it (what `gv report` picks each family's best checkpoint by)."""
+    try:
+        return _choose_metric(sweeps, None)
+    except GVError:
+        return axis_metric(sweeps, "overall")
+
+
 def axis_metric(sweeps: list[Sweep], axis: str) -> str:
     """The metric an axis (gvcore/evaluation/axes.py) is judged on here: the first of its metrics
     every sweep recorded."""

@@ -60,13 +60,15 @@ class Scorer:
         cache_dir: str | os.PathLike | None = None,
         seed: int = 0,
         iw_samples: int = IW_SAMPLES,
+        channels: int = 0,
     ) -> Scorer:
+        """``channels``: data.channels (0 = the dataset's own)."""
         check_feature_space(feature_space)
         if iw_samples < 1:
             raise GVError(f"bad --iw-samples {iw_samples}: must be >= 1")
-        test_set = load_dataset(dataset, "test", data_dir, image_size)
-        train_set = load_dataset(dataset, "train", data_dir, image_size)
-        evaluator = Evaluator.load(dataset, data_dir, image_size, cache_dir, feature_space)
+        test_set = load_dataset(dataset, "test", data_dir, image_size, channels=channels)
+        train_set = load_dataset(dataset, "train", data_dir, image_size, channels=channels)
+        evaluator = Evaluator.load(dataset, data_dir, image_size, cache_dir, feature_space, channels=channels)
         if reference is None:
             reference = dataset_reference(dataset, evaluator, data_dir, image_size)
         return cls(dataset, evaluator, reference, test_set, train_set, seed, iw_samples)
@@ -122,7 +124,11 @@ class Scorer:
         """Named floats for uint8 images (N, C, H, W); ``model`` adds nelbo / iw_nll for VAEs;
         ``bootstrap`` adds the standard errors (``<key>_se``)."""
         names = resolve_metrics(
-            metrics, has_labels=labels is not None, is_vae=model is not None and model.kind == "vae", where=where
+            metrics,
+            has_labels=labels is not None,
+            is_vae=model is not None and model.kind == "vae",
+            where=where,
+            labelled=self.evaluator.labelled,
         )
         self.check_images(images, labels)
         ctx = self.context(images, labels, model, bootstrap)
@@ -213,6 +219,10 @@ def load_samples(
     if images.shape[0] < MIN_IMAGES:
         raise GVError(f"--samples '{path}': {images.shape[0]} images are too few to score: give at least {MIN_IMAGES}")
     out_labels = None
+    if labels is not None and not spec.num_classes:
+        raise GVError(
+            f"--samples '{path}' has 'labels', but dataset {dataset} has no labels (a flat folder): save the images alone"
+        )
     if labels is not None:
         if (
             labels.shape != (images.shape[0],)
@@ -279,7 +289,9 @@ def evaluate_model(
     """Draw ``num_samples`` images from a model (seeded) and score them; VAEs add nelbo."""
     if num_samples < MIN_IMAGES:
         raise GVError(f"bad --n {num_samples}: give at least {MIN_IMAGES} samples (10000 is the standard)")
-    names = resolve_metrics(metrics, has_labels=model.conditional, is_vae=model.kind == "vae")  # fail before work
+    names = resolve_metrics(  # fail before work
+        metrics, has_labels=model.conditional, is_vae=model.kind == "vae", labelled=model.num_classes > 0
+    )
     check_sample_count(num_samples, tuple(model.image_shape), "--n")
     scorer = Scorer.for_dataset(
         config.data.name,
@@ -290,6 +302,7 @@ def evaluate_model(
         cache_dir=cache_dir,
         seed=seed,
         iw_samples=iw_samples,
+        channels=config.data.channels,
     )
     images, labels = generate_samples(model, num_samples, seed)
     return scorer.score(images, labels, names, model)
@@ -318,7 +331,7 @@ def evaluate_checkpoint(
 
 
 def make_evaluator(config: Config) -> Callable[[Any, int], dict[str, float]] | None:
-    """The trainer's evaluator for ``config.eval.metrics`` ("auto" = fid, plus label_acc for
+    """The trainer's evaluator for ``config.eval.metrics`` ("auto" = fid, realism and combined, plus label_acc for
     conditional families and nelbo for VAEs; "" = none), or None when no metric is asked for.
 
     The classifier (trained now if it is not cached) and the real reference are prepared here,
@@ -328,15 +341,23 @@ def make_evaluator(config: Config) -> Callable[[Any, int], dict[str, float]] | N
 
     spec = get_family(config.family)
     names = resolve_metrics(
-        config.eval.metrics, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="eval.metrics"
+        config.eval.metrics,
+        has_labels=spec.conditional,
+        is_vae=spec.kind == "vae",
+        where="eval.metrics",
+        labelled=get_spec(config.data.name).num_classes > 0,
     )
     if not names:
         return None
     n = config.eval.num_samples
     if n < MIN_IMAGES:
         raise GVError(f"bad eval.num_samples {n}: give at least {MIN_IMAGES} (2000 is the default)")
-    check_sample_count(n, get_spec(config.data.name).image_shape(config.data.image_size), "eval.num_samples")
-    scorer = Scorer.for_dataset(config.data.name, config.data.data_dir, config.data.image_size, seed=config.train.seed)
+    data = config.data
+    shape = (data.channels or get_spec(data.name).channels, *get_spec(data.name).image_shape(data.image_size)[1:])
+    check_sample_count(n, shape, "eval.num_samples")
+    scorer = Scorer.for_dataset(
+        data.name, data.data_dir, data.image_size, seed=config.train.seed, channels=data.channels
+    )
     seed = config.train.seed + EVAL_SEED_OFFSET
 
     def evaluate(model: Any, step: int) -> dict[str, float]:

@@ -4,11 +4,15 @@
 An axis is judged on the first of its metrics the sweeps recorded (older leaderboards may lack a
 newer metric: the next one stands in, and the output names the metric it used).
 
+    realism     could each sample pass for a real image: blur, speckle, haze, blobs and broken strokes
+                all count (realism.py: texture statistics of the evaluator's first two convolution layers)
     legibility  a complete object of the right class: distances and k-NN precision in the features
                 of a classifier trained to name the classes (label smoothing and weight decay pull
                 every image of a class together, so a soft but well-shaped digit counts as legible)
     diversity   the data's variety reproduced: k-NN recall, then coverage
-    overall     one number for people who want one
+    overall     one number for people who want one: ``combined``, realism's texture statistics and the
+                class features in one Frechet distance, the distance that agreed best with the independent
+                judges on trained models (docs/studies/realism.md); fid on leaderboards older than it
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class Axis:
 AXES: dict[str, Axis] = {
     axis.name: axis
     for axis in (
-        Axis("overall", "which family is best, in one number", ("eval/fid",)),
+        Axis("overall", "which family is best, in one number", ("eval/combined", "eval/fid")),
+        Axis("realism", "could each sample pass for a real image", ("eval/realism",)),
         Axis("legibility", "is each sample a complete object of a class", ("eval/precision",)),
         Axis("diversity", "do the samples cover the data's variety", ("eval/recall", "eval/coverage")),
     )

@@ -37,7 +37,8 @@ def _train_and_test(
     try:
         with torch.random.fork_rng(), torch.enable_grad():
             torch.manual_seed(seed)
-            net = DomainClassifier(tuple(images.shape[1:]), num_classes)
+            channels, height, width = images.shape[1:]
+            net = DomainClassifier((channels, height, width), num_classes)
             _fit(
                 net,
                 to_unit_range(images),

@@ -24,116 +24,19 @@ unit; a per-class key ``class_frac`` stands for ``class_frac/<c>``, one per clas
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
-from typing import Literal
 
 from ..errors import GVError
 
-Direction = Literal["min", "max"] | None
-DIRECTIONS = ("min", "max", None)
-# What a metric may need besides images, in words (a metric without needs applies to every model).
-NEEDS = {"labels": "the classes the images were drawn for", "vae": "a VAE or CVAE model"}
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """One number a metric returns."""
-
-    name: str
-    _: KW_ONLY
-    better: Direction  # which way is better (None: neither): how `gv report` ranks by eval/<name>
-    unit: str | None  # None: unitless
-    help: str  # what the number means, one short phrase
-    spread_of: str | None = None  # a spread (std or standard error) of that key, shown under its value
-    per_class: bool = False  # returned once per class, as <name>/<c>
-    beside: str | None = None  # a count shown beside that key's value (how many images it used)
-    bootstrap: bool = False  # a bootstrap standard error: left out where no standard errors are computed
-
-
-def spread(name: str, *, of: str, help: str) -> KeyInfo:
-    """A spread of key ``of``: no better side of its own, and its value's unit (filled in by MetricInfo)."""
-    return KeyInfo(name, better=None, unit=None, help=help, spread_of=of)
-
-
-def standard_error(of: str) -> KeyInfo:
-    """``<of>_se``: the bootstrap standard error of key ``of`` (resampling the generated images)."""
-    return dataclasses.replace(
-        spread(f"{of}_se", of=of, help=f"bootstrap standard error of {of} (resampling the generated images)"),
-        bootstrap=True,
-    )
-
-
-def count(name: str, *, of: str, help: str) -> KeyInfo:
-    """A number of images key ``of`` was computed from, shown beside it."""
-    return KeyInfo(name, better=None, unit="images", help=help, beside=of)
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """One metric, as `--metrics` names it: how it is computed and the keys it returns."""
-
-    name: str
-    about: str  # how it is computed and against what
-    _: KW_ONLY
-    keys: tuple[KeyInfo, ...]
-    needs: str | None = None  # a key of NEEDS, or None
-    cheap: bool = False  # in the in-training set, eval.metrics=auto
-    on_request: bool = False  # only when asked for by name (too slow for "all")
-    # Which evaluator network's features or predictions it uses (classifier.NETWORKS), or "model".
-    network: str = "classifier"
-
-    def __post_init__(self) -> None:
-        if self.needs not in (None, *NEEDS):
-            raise ValueError(f"metric {self.name!r}: needs={self.needs!r} is not one of {sorted(NEEDS)}")
-        values: dict[str, KeyInfo] = {}
-        keys = []
-        for key in self.keys:
-            if "/" in key.name:  # '/' separates a per-class key from its class
-                raise ValueError(f"metric {self.name!r}: key {key.name!r} has a '/': declare it per_class=True")
-            if key.better not in DIRECTIONS:
-                raise ValueError(
-                    f"metric {self.name!r}, key {key.name!r}: better={key.better!r} is not one of {DIRECTIONS}"
-                )
-            if key.beside is not None and key.beside not in values:
-                raise ValueError(f"metric {self.name!r}: count {key.name!r} must follow the key it counts")
-            if key.spread_of is not None:
-                if key.spread_of not in values:
-                    raise ValueError(f"metric {self.name!r}: spread {key.name!r} must follow the key it spreads")
-                key = dataclasses.replace(key, unit=values[key.spread_of].unit)
-            values[key.name] = key
-            keys.append(key)
-        object.__setattr__(self, "keys", tuple(keys))
-
-    def returns(self, num_classes: int, bootstrap: bool = True) -> list[str]:
-        """The keys it returns for a dataset of ``num_classes`` classes, in order (``bootstrap``
-        False: without the standard errors, as the in-training evaluator returns them)."""
-        names: list[str] = []
-        for key in self.keys:
-            if key.bootstrap and not bootstrap:
-                continue
-            names += [f"{key.name}/{c}" for c in range(num_classes)] if key.per_class else [key.name]
-        return names
-
-
-def _index(*metrics: MetricInfo) -> dict[str, MetricInfo]:
-    # A key belongs to one metric: metric_of(key) and the direction of a key must be unambiguous.
-    seen: dict[str, str] = {}
-    for metric in metrics:
-        for key in metric.keys:
-            if key.name in seen:
-                raise ValueError(f"key {key.name!r} is declared twice (metrics {seen[key.name]!r} and {metric.name!r})")
-            seen[key.name] = metric.name
-    index = {metric.name: metric for metric in metrics}
-    if len(index) != len(metrics):
-        raise ValueError("a metric name is declared twice")
-    return index
-
+# The declaration types live in metric_info.py; importers read them from here too.
+from .metric_info import DIRECTIONS as DIRECTIONS
+from .metric_info import NEEDS as NEEDS
+from .metric_info import Direction as Direction
+from .metric_info import KeyInfo, MetricInfo, count, index_metrics, spread, standard_error
 
 NATS = "nats/image"
 
-CATALOG: dict[str, MetricInfo] = _index(
+CATALOG: dict[str, MetricInfo] = index_metrics(
     # --- distribution distances (feature space: the domain classifier's, or Inception-v3) -------
     MetricInfo(
         "fid",
@@ -146,6 +49,28 @@ CATALOG: dict[str, MetricInfo] = _index(
             standard_error("fid"),
             count("fid_images", of="fid", help="generated images fid compared"),
             count("fid_reference_images", of="fid", help="real reference images fid compared against"),
+        ),
+    ),
+    MetricInfo(
+        "realism",
+        "texture of each image: Frechet distance between the per-image channel means and standard deviations "
+        "of the evaluator network's first two convolution layers, generated vs the real test split's (realism.py)",
+        cheap=True,
+        keys=(
+            KeyInfo(
+                "realism", better="min", unit=None, help="could each sample pass for a real image (blur, speckle, haze)"
+            ),
+            standard_error("realism"),
+        ),
+    ),
+    MetricInfo(
+        "combined",
+        "Frechet distance over realism's texture statistics and fid's class features side by side, each block "
+        "scaled to equal trace on the real test split: the `overall` axis (docs/studies/realism.md)",
+        cheap=True,
+        keys=(
+            KeyInfo("combined", better="min", unit=None, help="realism and legibility in one distance (overall)"),
+            standard_error("combined"),
         ),
     ),
     MetricInfo(
@@ -233,6 +158,7 @@ CATALOG: dict[str, MetricInfo] = _index(
     MetricInfo(
         "classifier_score",
         "Inception-Score analogue under the domain classifier, over splits (torchmetrics IS)",
+        needs="classes",
         keys=(
             KeyInfo("classifier_score", better="max", unit=None, help="exp E KL(p(y|x) || p(y)), mean over the splits"),
             spread(
@@ -245,6 +171,7 @@ CATALOG: dict[str, MetricInfo] = _index(
     MetricInfo(
         "modes",
         "class histogram of the samples under the label reader",
+        needs="classes",
         network="reader",
         keys=(
             KeyInfo(
@@ -321,7 +248,7 @@ CATALOG: dict[str, MetricInfo] = _index(
 )
 
 # Distances: what `gv evaluator check` requires to get worse along every disturbance ladder.
-DISTANCES = ("fid", "kid", "fid2")
+DISTANCES = ("fid", "kid", "fid2", "realism", "combined")
 # The share of near-copies above which the report flags a family (unseen real images: ~0.01).
 MEMORIZATION_FLAG = 0.05
 
@@ -392,15 +319,17 @@ DIRECTION: dict[str, str] = {key: better for key in display_order() if (better :
 # --- choosing metrics ---------------------------------------------------------------------------
 
 ALL = "all"  # every metric that applies, except the on-request ones
-AUTO = "auto"  # the cheap in-training set: fid, plus label_acc / nelbo where they apply
+AUTO = "auto"  # the cheap in-training set: fid, realism and combined, plus label_acc / nelbo where they apply
 
 
-def _needs_message(metric: MetricInfo, where: str) -> str:
+def _needs_message(metric: MetricInfo, where: str, labelled: bool = True) -> str:
+    if not labelled and metric.needs in ("classes", "labels"):  # a folder without class sub-folders
+        return f"metric '{metric.name}' in {where} needs classes; this dataset has no labels (a flat folder): drop it"
     fix = {
         "labels": ": a conditional family (cgan, cvae) or an .npz with a 'labels' array",
         "vae": " (it scores the test split's likelihood), not a GAN or a file of images",
     }
-    return f"metric '{metric.name}' in {where} needs {NEEDS[metric.needs]}{fix[metric.needs]}"
+    return f"metric '{metric.name}' in {where} needs {NEEDS[str(metric.needs)]}{fix[str(metric.needs)]}"
 
 
 def metric_of(key: str) -> str | None:
@@ -419,15 +348,15 @@ def metric_of(key: str) -> str | None:
 
 
 def resolve_metrics(
-    text: str | Sequence[str] | None, *, has_labels: bool, is_vae: bool, where: str = "--metrics"
+    text: str | Sequence[str] | None, *, has_labels: bool, is_vae: bool, where: str = "--metrics", labelled: bool = True
 ) -> list[str]:
     """Metric names from 'fid,kid', 'auto', 'all' (combinable; key names such as 'mode_collapse'
     name their metric). A named metric that cannot apply is an error; auto/all skip those."""
     parts = text.split(",") if isinstance(text, str) else list(text or [])
     parts = [p.strip() for p in parts if p and p.strip()]
 
-    def applies(metric: MetricInfo) -> bool:
-        return metric.needs is None or (metric.needs == "labels" and has_labels) or (metric.needs == "vae" and is_vae)
+    def applies(metric: MetricInfo) -> bool:  # labelled False: a folder without classes, no metric of classes
+        return {None: True, "classes": labelled, "labels": has_labels and labelled, "vae": is_vae}[metric.needs]
 
     names: list[str] = []
     for part in parts:
@@ -441,6 +370,6 @@ def resolve_metrics(
                 f"'{AUTO}' (the cheap in-training set) or '{ALL}' (every metric that applies)"
             )
         if not applies(CATALOG[name]):
-            raise GVError(_needs_message(CATALOG[name], where))
+            raise GVError(_needs_message(CATALOG[name], where, labelled))
         names.append(name)
     return list(dict.fromkeys(names))

@@ -18,7 +18,9 @@ features know little about 28x28 digits, its weights are a download (gv works of
 about 6 GFLOP an image; this net costs under 1 MFLOP an image and trains in seconds on a CPU.
 
 The cache lives at ``$GV_CACHE_DIR/evaluators`` (default ``~/.cache/gv/evaluators``), one folder
-per (dataset, image size, :data:`CLASSIFIER_VERSION`). Several processes (parallel Ray trials) may
+per (dataset, image size, channels, :data:`CLASSIFIER_VERSION`); a folder dataset's is keyed by its
+content (the scan's key), so an edited folder gets new networks. An unlabelled folder's networks
+are label_free.py's (no ``reader``), cached and locked the same way. Several processes (parallel Ray trials) may
 ask for the same classifier at once: a file lock makes one of them train it while the others wait
 and then load it, and every file is written to a temp name and renamed, so nobody reads half a file.
 Files are loaded with ``torch.load(weights_only=True)`` only.
@@ -26,7 +28,6 @@ Files are loaded with ``torch.load(weights_only=True)`` only.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -41,9 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import get_spec, load_dataset, to_unit_range
+from ..cache import cache_root
+from ..data import folder_info, get_spec, label, load_dataset, to_unit_range
 from ..errors import GVError
 from ..rundir import atomic_path
+from . import label_free
+from .convnets import conv_body, random_affine
+from .label_free import LabelFreeNet
 
 # Bump when the net or its training recipe changes: older cached classifiers are then ignored
 # (their folder name no longer matches), so metrics never mix two feature spaces.
@@ -56,6 +61,7 @@ WIDTH = 16
 FEATURE_DIM = 128
 EPOCHS = 20
 MAX_STEPS = 6000  # caps the recipe on large datasets (full MNIST: ~6.4 epochs)
+MIN_STEPS = 500  # and floors it on a small folder (a few hundred images); every built-in dataset trains longer
 BATCH_SIZE = 64
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 0.05
@@ -93,32 +99,28 @@ def check_network(name: str) -> Recipe:
     return NETWORKS[name]
 
 
-def _body(arch: str, c: int, h: int, w: int, width: int, feature_dim: int) -> nn.Sequential:
-    if arch == "pooled":
-        side_h, side_w = h // 4, w // 4
-        return nn.Sequential(
-            nn.Conv2d(c, width // 2, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(width // 2, width, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(width * side_h * side_w, feature_dim),
-            nn.ReLU(),
+def labelled(dataset: str) -> bool:
+    """Whether the dataset has classes (an unlabelled folder has none: its networks are label-free)."""
+    return get_spec(dataset).num_classes > 0
+
+
+def network_names(dataset: str) -> tuple[str, ...]:
+    """The evaluator networks a dataset has: an unlabelled folder has no label ``reader``."""
+    return tuple(NETWORKS) if labelled(dataset) else tuple(label_free.NETWORKS)
+
+
+def about(dataset: str, network: str) -> str:
+    """What one of the dataset's networks is, in words."""
+    return (NETWORKS[network] if labelled(dataset) else label_free.NETWORKS[network]).about
+
+
+def _check_network_for(dataset: str, network: str) -> None:
+    check_network(network)
+    if network not in network_names(dataset):
+        raise GVError(
+            f"dataset {dataset} has no labels, so no evaluator network '{network}' (it reads classes): its networks "
+            f"are {', '.join(network_names(dataset))}"
         )
-    side_h, side_w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
-    return nn.Sequential(
-        nn.Conv2d(c, width, 3, stride=2, padding=1),
-        nn.BatchNorm2d(width),
-        nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-        nn.BatchNorm2d(2 * width),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(2 * width * side_h * side_w, feature_dim),
-        nn.ReLU(),
-    )
 
 
 class DomainClassifier(nn.Module):
@@ -138,7 +140,7 @@ class DomainClassifier(nn.Module):
         self.num_classes = num_classes
         self.num_features = feature_dim  # what torchmetrics reads off a custom feature module
         self.arch = arch
-        self.body = _body(arch, c, h, w, width, feature_dim)
+        self.body = conv_body(arch, c, h, w, width, feature_dim)
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(feature_dim, num_classes)
         # Filled in by train_classifier / load: accuracy, dataset, cache path, ...
@@ -170,24 +172,36 @@ class DomainClassifier(nn.Module):
         return float(self.meta.get("accuracy", float("nan")))
 
 
+# One of a dataset's evaluator networks: the domain classifier's kind, or a label-free one (same interface).
+EvaluatorNet = DomainClassifier | LabelFreeNet
+
+
+def quality(net: EvaluatorNet) -> str:
+    """How well a network learned, in words: held-out accuracy, or the label-free net's own measure."""
+    return str(net.meta.get("quality") or f"held-out accuracy {net.accuracy:.1%}")
+
+
 # --- cache location -----------------------------------------------------------------------------
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """gv's cache root: the argument, else $GV_CACHE_DIR, else $XDG_CACHE_HOME/gv or ~/.cache/gv."""
-    if cache_dir:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("GV_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gv"
+def identity(dataset: str) -> str:
+    """What a cached network was trained on: a built-in name, or a folder's content key (the same
+    folder moved or copied keeps its networks; an edited one gets new ones)."""
+    info = folder_info(dataset)
+    return dataset if info is None else f"folder:{info.scan.key}"
 
 
-def entry_dir(dataset: str, image_size: int = 0, cache_dir: str | os.PathLike | None = None) -> Path:
+def entry_dir(dataset: str, image_size: int = 0, cache_dir: str | os.PathLike | None = None, channels: int = 0) -> Path:
     """The cache folder of one dataset's evaluator (its networks + real-image references)."""
-    size = image_size or get_spec(dataset).image_size
-    return cache_root(cache_dir) / "evaluators" / f"{dataset}-{size}px-v{CLASSIFIER_VERSION}"
+    spec = get_spec(dataset)
+    size, wanted = image_size or spec.image_size, channels or spec.channels
+    info = folder_info(dataset)
+    if info is None:
+        name = f"{dataset}-{size}px" + ("" if wanted == spec.channels else f"-{wanted}ch")
+    else:
+        readable = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label(dataset))[:40]
+        name = f"folder-{readable}-{info.scan.key[:16]}-{size}px-{wanted}ch"
+    return cache_root(cache_dir) / "evaluators" / f"{name}-v{CLASSIFIER_VERSION}"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -235,26 +249,6 @@ def safe_load(path: Path, expected_format: str, log: Log) -> dict[str, Any] | No
 # --- training -----------------------------------------------------------------------------------
 
 
-def random_affine(
-    images: torch.Tensor, generator: torch.Generator, rotate_deg: float = 10.0, scale: float = 0.1, shift: float = 0.1
-) -> torch.Tensor:
-    """Small random rotations, zooms and shifts: 4,500 digits are few, and this is the cheapest
-    way to make the classifier robust to how generators misplace strokes."""
-    n = images.shape[0]
-
-    def uniform(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator) * 2 - 1
-
-    angle = uniform(n) * math.radians(rotate_deg)
-    zoom = 1 + uniform(n) * scale
-    offset = uniform(n, 2) * shift * 2  # grid coordinates span [-1, 1]
-    cos, sin = zoom * torch.cos(angle), zoom * torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, offset[:, 0]], 1), torch.stack([sin, cos, offset[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
-    # grid_sample pads with 0; shift so the padding is -1, the background of [-1, 1] images.
-    return F.grid_sample(images + 1, grid, align_corners=False) - 1
-
-
 def random_blur(
     images: torch.Tensor, generator: torch.Generator, p: float = 0.25, sigma: tuple[float, float] = (0.3, 0.8)
 ) -> torch.Tensor:
@@ -289,13 +283,14 @@ def _fit(
     augment: bool = False,
     epochs: int = EPOCHS,
     max_steps: int = MAX_STEPS,
+    min_steps: int = 0,
     batch_size: int = BATCH_SIZE,
 ) -> int:
     """The training loop: AdamW with a one-cycle schedule, label smoothing; ``augment`` adds random
     affine jitter and blur (the label reader)."""
     n = images.shape[0]
     steps_per_epoch = max(1, n // batch_size)
-    total = max(1, min(epochs * steps_per_epoch, max_steps))
+    total = max(1, min_steps, min(epochs * steps_per_epoch, max_steps))
     opt = torch.optim.AdamW(net.parameters(), LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, LEARNING_RATE, total_steps=total)
     net.train()
@@ -321,16 +316,25 @@ def train_classifier(
     image_size: int = 0,
     device: str | torch.device = "cpu",
     network: str = "classifier",
-) -> DomainClassifier:
-    """Train one of the evaluator's networks on the training split; measure it on the test split.
+    channels: int = 0,
+) -> EvaluatorNet:
+    """Train one of the evaluator's networks on the training split; measure it on the test split
+    (an unlabelled folder's: label_free.py's).
 
     Runs under its own RNG (fork_rng): asking for an evaluator in the middle of a training run
     never changes that run's random numbers.
     """
-    recipe = check_network(network)
-    train_set = load_dataset(dataset, "train", data_dir, image_size)
-    test_set = load_dataset(dataset, "test", data_dir, image_size)
+    _check_network_for(dataset, network)
+    train_set = load_dataset(dataset, "train", data_dir, image_size, channels=channels)
+    test_set = load_dataset(dataset, "test", data_dir, image_size, channels=channels)
     device = torch.device(device)
+    if not labelled(dataset):
+        net_free = label_free.train_label_free(
+            train_set.images, test_set.images, label_free.NETWORKS[network], network, device
+        )
+        net_free.meta.update(dataset=identity(dataset), version=CLASSIFIER_VERSION)
+        return net_free
+    recipe = NETWORKS[network]
     start = time.perf_counter()
     threads = torch.get_num_threads()
     try:
@@ -338,7 +342,9 @@ def train_classifier(
             # Batches of 64 small images don't scale past one thread, and with other processes on
             # the cores (parallel trials) two spinning OpenMP threads ran 3x slower than one here.
             torch.set_num_threads(1)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # Gradients on even when asked for inside a no_grad block (a report's figure may be the
+        # first to need the network).
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.enable_grad():
             torch.manual_seed(recipe.seed)
             net = DomainClassifier(train_set.image_shape, train_set.num_classes, arch=recipe.arch).to(device)
             steps = _fit(
@@ -347,12 +353,13 @@ def train_classifier(
                 train_set.labels.to(device),
                 torch.Generator().manual_seed(recipe.seed),
                 augment=recipe.augment,
+                min_steps=MIN_STEPS,
             )
     finally:
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     net.meta = {
-        "dataset": dataset,
+        "dataset": identity(dataset),
         "network": network,
         "arch": recipe.arch,
         "augment": recipe.augment,
@@ -374,20 +381,22 @@ def train_classifier(
 
 # --- get (load or train, cached) ----------------------------------------------------------------
 
-_LOADED: dict[Path, DomainClassifier] = {}
+_LOADED: dict[Path, EvaluatorNet] = {}
 
 
-def _from_payload(payload: dict[str, Any] | None, dataset: str, network: str) -> DomainClassifier | None:
+def _from_payload(payload: dict[str, Any] | None, dataset: str, network: str) -> EvaluatorNet | None:
     """The network a cache payload holds, or None if it is another dataset's or network's, an older
     version's, or damaged (then it is retrained)."""
     try:
         meta = payload["meta"]  # type: ignore[index]
         if (
-            meta.get("dataset") != dataset
+            meta.get("dataset") != identity(dataset)
             or meta.get("version") != CLASSIFIER_VERSION
             or meta.get("network") != network
         ):
             return None
+        if not labelled(dataset):
+            return label_free.from_state(meta, payload["state_dict"])  # type: ignore[index]
         net = DomainClassifier(tuple(meta["image_shape"]), int(meta["num_classes"]), arch=NETWORKS[network].arch)
         net.load_state_dict(payload["state_dict"])  # type: ignore[index]
     except (TypeError, KeyError, ValueError, RuntimeError, AttributeError):
@@ -406,11 +415,12 @@ def get_classifier(
     retrain: bool = False,
     log: Log = _stderr,
     network: str = "classifier",
-) -> DomainClassifier:
-    """One of the dataset's evaluator networks (``classifier``, ``reader``, ``classifier2``):
-    from this process, from the cache, or trained now (once)."""
-    check_network(network)
-    folder = entry_dir(dataset, image_size, cache_dir)
+    channels: int = 0,
+) -> EvaluatorNet:
+    """One of the dataset's evaluator networks (``classifier``, ``reader``, ``classifier2``; an
+    unlabelled folder has no reader): from this process, from the cache, or trained now (once)."""
+    _check_network_for(dataset, network)
+    folder = entry_dir(dataset, image_size, cache_dir, channels)
     path = folder / f"{network}.pt"
     if not retrain and path in _LOADED:
         return _LOADED[path]
@@ -422,10 +432,10 @@ def get_classifier(
             net = None if retrain else _from_payload(safe_load(path, FORMAT, lambda _: None), dataset, network)
             if net is None:
                 log(f"training the {dataset} evaluator network '{network}' (once; cached in {folder})")
-                net = train_classifier(dataset, data_dir, image_size, network=network)
+                net = train_classifier(dataset, data_dir, image_size, network=network, channels=channels)
                 atomic_save({"format": FORMAT, "meta": net.meta, "state_dict": net.state_dict()}, path)
                 log(
-                    f"{dataset} evaluator '{network}': held-out accuracy {net.accuracy:.2%} on {net.meta['test_images']} "
+                    f"{dataset} evaluator '{network}': {quality(net)} on {net.meta['test_images']} "
                     f"test images (trained in {net.meta['train_seconds']:.0f}s)"
                 )
         finally:

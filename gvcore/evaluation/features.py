@@ -25,9 +25,12 @@ from torch import nn
 
 from ..data import load_dataset
 from ..errors import GVError
-from .classifier import NETWORKS, DomainClassifier, Log, _stderr, atomic_save, get_classifier, safe_load
+from .classifier import EvaluatorNet, Log, _stderr, about, atomic_save, get_classifier, quality, safe_load
 
 FEATURE_SPACES = ("classifier", "inception")  # what the distances may use; classifier2 adds fid2
+# Fewest held-out images a reference may have: a Frechet distance needs a covariance (a folder of
+# a few dozen images holds out only a few).
+MIN_REFERENCE_IMAGES = 10
 REFERENCE_FORMAT = "gv-reference/2"
 
 # torch-fidelity's file name for the TF-ported FID Inception weights (what torchmetrics loads).
@@ -57,16 +60,18 @@ class Evaluator:
 
     ``classifier`` gives the distances' features (unless ``feature_space`` is inception) and
     ``classifier_score``'s logits; ``reader`` reads labels; ``classifier2`` (loaded on first use:
-    only ``fid2`` needs it) is the second pair of eyes."""
+    only ``fid2`` needs it) is the second pair of eyes. An unlabelled folder's networks are
+    label-free (label_free.py) and it has no reader: ``read`` gives logits of width 0."""
 
-    classifier: DomainClassifier
-    reader: DomainClassifier
+    classifier: EvaluatorNet
+    reader: EvaluatorNet | None
     feature_space: str = "classifier"
     dataset: str = ""
     data_dir: str | os.PathLike | None = ""
     image_size: int = 0
     cache_dir: str | os.PathLike | None = None
-    _classifier2: DomainClassifier | None = None
+    _classifier2: EvaluatorNet | None = None
+    channels: int = 0  # 0 = the dataset's own (data.channels)
 
     @classmethod
     def load(
@@ -77,21 +82,48 @@ class Evaluator:
         cache_dir: str | os.PathLike | None = None,
         feature_space: str = "classifier",
         log: Log = _stderr,
+        channels: int = 0,
     ) -> Evaluator:
         check_feature_space(feature_space)
-        nets = {
-            name: get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network=name)
-            for name in ("classifier", "reader")
-        }
-        return cls(nets["classifier"], nets["reader"], feature_space, dataset, data_dir, image_size, cache_dir)
+        net = get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network="classifier", channels=channels)
+        reader = (
+            get_classifier(dataset, data_dir, image_size, cache_dir, log=log, network="reader", channels=channels)
+            if net.num_classes
+            else None
+        )
+        return cls(
+            net,
+            reader,
+            feature_space=feature_space,
+            dataset=dataset,
+            data_dir=data_dir,
+            image_size=image_size,
+            cache_dir=cache_dir,
+            channels=channels,
+        )
 
     @property
-    def classifier2(self) -> DomainClassifier:
+    def labelled(self) -> bool:
+        """Whether the dataset has classes (so a reader, and the label metrics)."""
+        return self.reader is not None
+
+    @property
+    def classifier2(self) -> EvaluatorNet:
         if self._classifier2 is None:
             self._classifier2 = get_classifier(
-                self.dataset, self.data_dir, self.image_size, self.cache_dir, network="classifier2"
+                self.dataset,
+                self.data_dir,
+                self.image_size,
+                self.cache_dir,
+                network="classifier2",
+                channels=self.channels,
             )
         return self._classifier2
+
+    def networks(self) -> dict[str, EvaluatorNet]:
+        """Every network of this evaluator by name (classifier2 loaded now)."""
+        nets = {"classifier": self.classifier, "reader": self.reader, "classifier2": self.classifier2}
+        return {name: net for name, net in nets.items() if net is not None}
 
     @property
     def num_classes(self) -> int:
@@ -106,7 +138,7 @@ class Evaluator:
         if space == "inception":
             return "Inception-v3 (pool3)"
         net = self.classifier2 if space == "classifier2" else self.classifier
-        return f"{space} ({NETWORKS[space].about}; held-out accuracy {net.accuracy:.1%})"
+        return f"{space} ({about(self.dataset, space)}; {quality(net)})"
 
     def features(self, images: torch.Tensor, space: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """uint8 images -> (features in ``space`` (default: this evaluator's), that network's logits
@@ -117,11 +149,14 @@ class Evaluator:
         return (self.classifier2 if space == "classifier2" else self.classifier).embed(images)
 
     def read(self, images: torch.Tensor) -> torch.Tensor:
-        """The label reader's logits."""
+        """The label reader's logits (width 0 without labels: the label metrics don't apply there)."""
+        if self.reader is None:
+            return torch.zeros(images.shape[0], 0)
         return self.reader.embed(images)[1]
 
     def ids(self) -> dict[str, str]:
-        return {"classifier": self.classifier.meta.get("id", ""), "reader": self.reader.meta.get("id", "")}
+        reader = self.reader.meta.get("id", "") if self.reader is not None else ""
+        return {"classifier": self.classifier.meta.get("id", ""), "reader": reader}
 
 
 @dataclass
@@ -256,21 +291,21 @@ def dataset_reference(
     key = (path, repr(sorted(ids.items())))
     if key in _REFERENCES:
         return _REFERENCES[key]
-    test_set = load_dataset(dataset, "test", data_dir, image_size)
+    test_set = load_dataset(dataset, "test", data_dir, image_size, channels=evaluator.channels)
     description = f"{dataset} test split ({len(test_set):,} images)"
+    if len(test_set) < MIN_REFERENCE_IMAGES:
+        raise GVError(
+            f"dataset {dataset}: its test split has {len(test_set)} images, too few to compare samples with "
+            f"(at least {MIN_REFERENCE_IMAGES}): add images, or train without metrics (--set eval.metrics=)"
+        )
     payload = safe_load(path, REFERENCE_FORMAT, log)
+    labels = test_set.labels if evaluator.labelled else None
     if payload is not None and payload.get("ids") == ids:
         ref = Reference(
-            description,
-            payload["features"],
-            payload["logits"],
-            payload["labels"],
-            evaluator.num_classes,
-            space,
-            test_set.images,
+            description, payload["features"], payload["logits"], labels, evaluator.num_classes, space, test_set.images
         )
     else:
-        ref = reference_from_images(test_set.images, test_set.labels, evaluator, description)
+        ref = reference_from_images(test_set.images, labels, evaluator, description)
         atomic_save(
             {
                 "format": REFERENCE_FORMAT,

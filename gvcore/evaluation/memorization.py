@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .classifier import DomainClassifier
+from .classifier import EvaluatorNet
 
 PERCENTILE = 1.0  # % of held-out real images that count as "near-copies" of the training set
 CHUNK = 2048
@@ -49,7 +49,7 @@ class Neighbours:
 _CACHE: dict[tuple[str, int, int], Neighbours] = {}
 
 
-def neighbours(classifier: DomainClassifier, train_images: torch.Tensor, held_out_images: torch.Tensor) -> Neighbours:
+def neighbours(classifier: EvaluatorNet, train_images: torch.Tensor, held_out_images: torch.Tensor) -> Neighbours:
     key = (classifier.meta.get("id", str(id(classifier))), len(train_images), len(held_out_images))
     if key not in _CACHE:
         train = classifier.embed(train_images)[0].float()

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import GVError
 from ..losses import reconstruction_nll
+from . import realism as texture
 from . import stats
 from .cas import classification_accuracy_score
 from .catalog import CATALOG, MetricInfo
@@ -83,6 +84,11 @@ class Context:
         if self.evaluator.feature_space == "classifier":
             return self.embedded  # type: ignore[return-value]
         return self.evaluator.classifier.embed(self.images)
+
+    @cached_property
+    def texture(self) -> torch.Tensor:
+        """The images' texture statistics (realism.py), shared by realism and combined."""
+        return texture.texture_statistics(self.evaluator.classifier, self.images)
 
     @cached_property
     def logits(self) -> torch.Tensor:
@@ -186,6 +192,26 @@ def fid2(ctx: Context) -> dict[str, float]:
     return out
 
 
+@register("realism")
+def realism(ctx: Context) -> dict[str, float]:
+    real = texture.reference_statistics(ctx.reference, ctx.evaluator)
+    out = {"realism": texture.frechet_distance(real, ctx.texture)}
+    if ctx.bootstrap:
+        out["realism_se"] = stats.fid_se(real, ctx.texture, ctx.rng(6))
+    return out
+
+
+@register("combined")
+def combined(ctx: Context) -> dict[str, float]:
+    real_texture = texture.reference_statistics(ctx.reference, ctx.evaluator)
+    real_classes = ctx.reference.features_in("classifier", ctx.evaluator)
+    real, fake = texture.combine((real_texture, real_classes), (ctx.texture, ctx.classifier_view[0]))
+    out = {"combined": texture.frechet_distance(real, fake)}
+    if ctx.bootstrap:
+        out["combined_se"] = stats.fid_se(real, fake, ctx.rng(7))
+    return out
+
+
 @register("kid")
 def kid(ctx: Context) -> dict[str, float]:
     from torchmetrics.image.kid import KernelInceptionDistance
@@ -265,9 +291,16 @@ def modes(ctx: Context) -> dict[str, float]:
     return out
 
 
+def _labels(ctx: Context) -> torch.Tensor:
+    """The labels a label metric scores against (its catalog entry keeps it off unconditional sets)."""
+    if ctx.labels is None:
+        raise GVError(f"{ctx.dataset}: this metric needs the labels the samples were drawn for; these have none")
+    return ctx.labels.cpu()
+
+
 @register("label_acc")
 def label_acc(ctx: Context) -> dict[str, float]:
-    return {"label_acc": float((ctx.predictions == ctx.labels.cpu()).double().mean())}
+    return {"label_acc": float((ctx.predictions == _labels(ctx)).double().mean())}
 
 
 @register("intra_fid")
@@ -277,7 +310,7 @@ def intra_fid(ctx: Context) -> dict[str, float]:
         raise GVError(f"intra_fid needs a labelled reference; {ctx.reference.description} has no labels")
     values = []
     for c in range(ctx.reference.num_classes):
-        fake, real = ctx.features[ctx.labels.cpu() == c], ctx.reference.features[ref_labels == c]
+        fake, real = ctx.features[_labels(ctx) == c], ctx.reference.features[ref_labels == c]
         if len(fake) >= 2 and len(real) >= 2:
             values.append(stats.frechet(*stats.mean_and_cov(fake), *stats.mean_and_cov(real)))
     return {"intra_fid": float(sum(values) / len(values)) if values else float("nan")}
@@ -285,9 +318,7 @@ def intra_fid(ctx: Context) -> dict[str, float]:
 
 @register("cas")
 def cas(ctx: Context) -> dict[str, float]:
-    return classification_accuracy_score(
-        ctx.images, ctx.labels.cpu(), ctx.train_set, ctx.test_set, ctx.dataset, ctx.seed
-    )
+    return classification_accuracy_score(ctx.images, _labels(ctx), ctx.train_set, ctx.test_set, ctx.dataset, ctx.seed)
 
 
 # --- likelihood (VAEs) --------------------------------------------------------------------------

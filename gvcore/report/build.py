@@ -14,6 +14,7 @@ from ..sweep.values import values_of
 from .best_trials import Entry, checkpoint_file, metric_mode, pick_best
 from .figures import curves_figures, make_figures, sensitivity_figure
 from .page import embed_image, render_html, table_columns
+from .race import race_section
 from .trust import evaluator_status, memorization_flags, nearest_neighbour_figure, rank_agreement
 from .verdict import axis_verdicts, seed_spread
 from .verdict import render as render_verdict
@@ -23,7 +24,7 @@ from .verdict import to_json as verdict_json
 def build_report(
     sweep_dirs: list[Path],
     out: Path,
-    metric: str = "eval/fid",
+    metric: str | None = None,
     eval_samples: int = 10_000,
     device: str = "cpu",
     progress=None,
@@ -33,11 +34,13 @@ def build_report(
 
     The sweeps are read once, and checked as `gv compare` checks them (one dataset, no trial twice,
     one budget unless ``allow_mixed_budgets``); every table, figure and verdict uses those rows."""
-    from ..compare import read_sweeps
+    from ..compare import ranking_metric, read_sweeps
     from ..trainer import load_model
 
-    mode = metric_mode(metric)
     sweeps, _ = read_sweeps([str(d) for d in sweep_dirs], allow_mixed_budgets)
+    # By default each family's best checkpoint is the one its sweep kept: by the sweep's own metric.
+    metric = metric or ranking_metric(sweeps)
+    mode = metric_mode(metric)
     rows = [row for sweep in sweeps for row in sweep.trials]
     best_rows = pick_best(rows, metric, mode)
     if not best_rows:
@@ -77,6 +80,11 @@ def build_report(
     verdicts = axis_verdicts(sweeps, out)
     spread = seed_spread(rows, metric)
     lead = render_verdict(verdicts, spread, metric, lambda path, alt: embed_image(path, alt, 440, pixel=False))
+    # A study directory (`gv study`) adds the race: its own verdict, rounds and compute saved.
+    race_html, races = race_section(
+        [sweep.directory for sweep in sweeps], out, lambda path, alt: embed_image(path, alt, 620, pixel=False)
+    )
+    lead += race_html
 
     step("sensitivity and training curves")
     sensitivity_png = out / "figures" / "sensitivity.png"
@@ -116,6 +124,7 @@ def build_report(
             for e in entries
         },
         "verdict": verdict_json(verdicts, spread, out),
+        "race": races,
         "sensitivity": sensitivity,
         "trust": trust,
         "figures": {

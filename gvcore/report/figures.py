@@ -37,6 +37,13 @@ CLASS_PAIRS = ((1, 7), (3, 8), (4, 9), (0, 6))
 LATENT_ROW_LABEL = 3
 
 
+def class_pairs(num_classes: int) -> tuple[tuple[int, int], ...]:
+    """The class-to-class rows: CLASS_PAIRS where both classes exist (a folder may have two
+    classes), else neighbouring classes."""
+    pairs = tuple((a, b) for a, b in CLASS_PAIRS if max(a, b) < num_classes)
+    return pairs or tuple((a, a + 1) for a in range(min(num_classes - 1, len(CLASS_PAIRS))))
+
+
 def _seeded(dim: int, n: int, offset: int) -> torch.Tensor:
     # Drawn on the CPU from a fixed seed: every family of latent size `dim` gets these exact vectors.
     return torch.randn(n, dim, generator=torch.Generator().manual_seed(REPORT_SEED + offset))
@@ -55,9 +62,9 @@ def sample_grid(model: GenerativeModel) -> torch.Tensor:
 
 def shared_real_pair(config: Config) -> tuple[torch.Tensor, torch.Tensor]:
     """Two held-out real images every family must reach: the first test images of two classes."""
-    from ..data import load_dataset, to_unit_range
+    from ..data import load_split, to_unit_range
 
-    test = load_dataset(config.data.name, "test", config.data.data_dir, config.data.image_size)
+    test = load_split(config.data, "test")
     first = [int(torch.nonzero(test.labels == c)[0]) for c in (0, 8) if bool((test.labels == c).any())]
     index = first if len(first) == 2 else [0, len(test) - 1]
     return to_unit_range(test.images[index]), test.labels[index]
@@ -69,17 +76,19 @@ def make_figures(entry: Entry, out: Path) -> None:
     entry.figures["samples"] = str(save_grid(sample_grid(model), figures / f"samples-{name}.png", GRID_SIDE))
 
     z0, z1 = _seeded(model.latent_dim, 2, 1)
-    row = latent_interpolation(model, z0, z1, INTERPOLATION_STEPS, LATENT_ROW_LABEL if model.conditional else None)
+    label = min(LATENT_ROW_LABEL, model.num_classes - 1)  # a folder may have fewer classes than MNIST
+    row = latent_interpolation(model, z0, z1, INTERPOLATION_STEPS, label if model.conditional else None)
     entry.figures["latent"] = str(save_grid(row, figures / f"latent-{name}.png", INTERPOLATION_STEPS))
     entry.notes["latent"] = f"slerp between the shared latent seeds (size {model.latent_dim})" + (
-        f", label {LATENT_ROW_LABEL}" if model.conditional else ""
+        f", label {label}" if model.conditional else ""
     )
 
     if model.conditional:
         z = _seeded(model.latent_dim, 1, 2)[0]
-        rows = [class_interpolation(model, z, a, b, INTERPOLATION_STEPS) for a, b in CLASS_PAIRS]
+        pairs = class_pairs(model.num_classes)
+        rows = [class_interpolation(model, z, a, b, INTERPOLATION_STEPS) for a, b in pairs]
         entry.figures["classes"] = str(save_grid(torch.cat(rows), figures / f"classes-{name}.png", INTERPOLATION_STEPS))
-        entry.notes["classes"] = ", ".join(f"{a}->{b}" for a, b in CLASS_PAIRS)
+        entry.notes["classes"] = ", ".join(f"{a}->{b}" for a, b in pairs)
 
     x, y = shared_real_pair(entry.config)
     endpoints = find_endpoints(model, x, y, generator=torch.Generator().manual_seed(REPORT_SEED))

@@ -97,7 +97,8 @@ def _trust_html(trust: dict[str, Any]) -> list[str]:
     status = trust.get("evaluator")
     if status:
         nets = "; ".join(
-            f"{name} ({n['about']}): held-out accuracy {n['accuracy']:.1%}" for name, n in status["networks"].items()
+            f"{name} ({n['about']}): " + (n.get("quality") or f"held-out accuracy {n['accuracy']:.1%}")
+            for name, n in status["networks"].items()
         )
         check = status["check"]
         ladders = (

@@ -69,6 +69,12 @@ def log_report(
             ),
             None,
         )
+        # The verdict in words, per axis a person sees (realism, legibility, diversity, overall).
+        verdict = data.get("verdict") or {}
+        for axis, judged in (verdict.get("axes") or {}).items():
+            run.summary[f"report/verdict/{axis}"] = judged["sentence"]
+        if verdict.get("tradeoff"):
+            run.summary["report/tradeoff"] = verdict["tradeoff"]
         info = {
             "id": run.id,
             "url": getattr(run, "url", None) if mode == "online" else None,

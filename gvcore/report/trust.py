@@ -65,13 +65,16 @@ def rank_agreement(entries: list[Entry], a: str = "eval/fid", b: str = "eval/fid
 
 def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:
     """The evaluator of the first entry's dataset: its networks' held-out accuracy and its last check."""
-    from ..evaluation.classifier import NETWORKS, get_classifier
+    from ..evaluation.classifier import about, get_classifier, network_names, quality
     from ..evaluation.ladders import read_check
 
     if not entries:
         return None
     data = entries[0].config.data
-    nets = {name: get_classifier(data.name, data.data_dir, data.image_size, network=name) for name in NETWORKS}
+    nets = {
+        name: get_classifier(data.name, data.data_dir, data.image_size, network=name, channels=data.channels)
+        for name in network_names(data.name)
+    }
     check = read_check(nets["classifier"].meta["path"])
     ids = {name: net.meta.get("id") for name, net in nets.items()}
     if check is not None and {n: v.get("id") for n, v in check.get("networks", {}).items()} != ids:
@@ -79,7 +82,12 @@ def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:
     return {
         "dataset": data.name,
         "networks": {
-            name: {"about": NETWORKS[name].about, "accuracy": net.accuracy, "test_images": net.meta.get("test_images")}
+            name: {
+                "about": about(data.name, name),
+                "accuracy": net.accuracy,
+                "quality": quality(net),
+                "test_images": net.meta.get("test_images"),
+            }
             for name, net in nets.items()
         },
         "check": None
@@ -96,16 +104,15 @@ def evaluator_status(entries: list[Entry]) -> dict[str, Any] | None:
 @torch.no_grad()
 def nearest_neighbour_figure(entry: Entry, out: Path) -> None:
     """Samples (top row) above their nearest training images in the classifier's features (bottom row)."""
-    from ..data import load_dataset, to_unit_range
+    from ..data import load_split, to_unit_range
     from ..evaluation.api import generate_samples
     from ..evaluation.classifier import get_classifier
     from ..evaluation.memorization import neighbours
     from ..images import save_grid
 
     data = entry.config.data
-    clf = get_classifier(data.name, data.data_dir, data.image_size)
-    train = load_dataset(data.name, "train", data.data_dir, data.image_size)
-    test = load_dataset(data.name, "test", data.data_dir, data.image_size)
+    clf = get_classifier(data.name, data.data_dir, data.image_size, channels=data.channels)
+    train, test = load_split(data, "train"), load_split(data, "test")
     near = neighbours(clf, train.images, test.images)
     images, _ = generate_samples(entry.model, NEIGHBOUR_SAMPLES, seed=0)
     dist, idx = near.nearest(clf.embed(images)[0])

@@ -22,6 +22,8 @@ from typing import Any
 
 from ..errors import GVError
 from ..sweep.leaderboard import LeaderboardRow
+from ..sweep.values import finite_number
+from . import tradeoff
 from .figures import pyplot, save_figure
 
 
@@ -31,6 +33,9 @@ class AxisVerdict:
     metric: str
     doc: dict[str, Any]  # gv compare's document for this metric
     figures: dict[str, str] = field(default_factory=dict)
+    # family -> the standard error of its value, for families of one trial (their final evaluation's
+    # <key>_se): how the report tells single trials apart (gvcore/report/tradeoff.py).
+    noise: dict[str, float] = field(default_factory=dict)
 
     @property
     def winner(self) -> str | None:
@@ -83,10 +88,11 @@ def axis_verdicts(sweeps: list[Any], out: Path) -> list[AxisVerdict]:
     verdicts: list[AxisVerdict] = []
     for axis in AXES:
         try:
-            doc = compare(load_pool(sweeps, axis=axis))
+            pool = load_pool(sweeps, axis=axis)
         except GVError:
             continue  # none of the axis's metrics was recorded by these sweeps
-        verdict = AxisVerdict(axis, doc["metric"], doc)
+        doc = compare(pool)
+        verdict = AxisVerdict(axis, doc["metric"], doc, noise=_single_trial_noise(pool))
         name = verdict.metric.removeprefix("eval/")
         figures = out / "figures"
         verdict.figures["medians"] = str(medians_figure(doc, figures / f"verdict-medians-{name}.png"))
@@ -100,6 +106,30 @@ def axis_verdicts(sweeps: list[Any], out: Path) -> list[AxisVerdict]:
     return verdicts
 
 
+def unjudged(verdicts: list[AxisVerdict]) -> dict[str, tuple[str, ...]]:
+    """axis -> its metrics, for the axes none of whose metrics the sweeps recorded (older sweeps made
+    before gv measured realism, or sweep files whose `metrics:` leave an axis's metric out)."""
+    from ..evaluation.axes import AXES
+
+    judged = {v.axis for v in verdicts}
+    return {name: axis.metrics for name, axis in AXES.items() if name not in judged}
+
+
+def _single_trial_noise(pool: Any) -> dict[str, float]:
+    """family -> the standard error of its one trial's final value (families with one trial only)."""
+    key = f"{pool.metric.removeprefix('eval/')}_se"
+    trials: dict[str, list[Any]] = {}
+    for sweep in pool.sweeps:
+        for row in sweep.trials:
+            if row.family and not row.failed:
+                trials.setdefault(row.family, []).append(row)
+    noise = {}
+    for family, rows in trials.items():
+        if len(rows) == 1 and (se := finite_number((rows[0].final or {}).get(key))) is not None:
+            noise[family] = se
+    return noise
+
+
 def summary(verdicts: list[AxisVerdict]) -> str:
     """The verdict paragraph's first sentence: what can be claimed overall."""
     by_axis = {v.axis: v for v in verdicts}
@@ -111,9 +141,10 @@ def summary(verdicts: list[AxisVerdict]) -> str:
             "One trial per family: the table below is a ranking, not an answer -- no difference can be told "
             "from seed-to-seed noise. Run several seeds and draws per family (e.g. `gv sweep study-mnist-5k`)."
         )
-    legibility, diversity = by_axis.get("legibility"), by_axis.get("diversity")
-    if legibility and diversity and legibility.winner and diversity.winner and legibility.winner != diversity.winner:
-        return f"{diversity.winner} is more diverse, {legibility.winner} is more legible (both at 95% confidence)."
+    seen = [by_axis[axis] for axis in tradeoff.SEEN if axis in by_axis and by_axis[axis].winner]
+    if len({v.winner for v in seen}) > 1:
+        named = ", ".join(f"{v.winner} is the most {tradeoff.ADJECTIVE[v.axis]}" for v in seen)
+        return f"The axes disagree: {named} (each at 95% confidence)."
     winners = {v.winner for v in verdicts if v.winner}
     if len(winners) == 1 and all(v.winner for v in verdicts):
         return f"{winners.pop()} wins on every axis judged, at 95% confidence."
@@ -234,6 +265,21 @@ def render(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], metric: st
     e = html.escape
     parts = ["<h2 id='verdict'>Verdict</h2>", f"<p class='verdict'><b>{e(summary(verdicts))}</b></p><ul>"]
     parts += [f"<li>{e(v.sentence())}</li>" for v in verdicts]
+    trade = tradeoff.sentence(verdicts)
+    if trade:
+        parts.append(f"<li><b>{e(trade)}</b></li>")
+    front = tradeoff.pareto_front(verdicts)
+    if front:
+        parts.append(
+            f"<li>Pareto front over realism, legibility and diversity (no other family is better on all of "
+            f"them): {e(', '.join(front))}.</li>"
+        )
+    for axis, metrics in unjudged(verdicts).items():
+        parts.append(
+            f"<li>{e(axis.capitalize())}: not judged -- these sweeps recorded none of {e(', '.join(metrics))} "
+            "(they were run before gv measured it, or their <code>metrics:</code> leave it out); run them again "
+            "with this gv to judge it.</li>"
+        )
     budgets = verdicts[0].doc.get("budgets", []) if verdicts else []
     if len(budgets) > 1:
         parts.append(
@@ -299,7 +345,10 @@ def to_json(verdicts: list[AxisVerdict], spread: list[dict[str, Any]], out: Path
             }
             for v in verdicts
         },
+        "unjudged": {axis: list(metrics) for axis, metrics in unjudged(verdicts).items()},
         "seed_spread": spread,
+        "tradeoff": tradeoff.sentence(verdicts),
+        "pareto_front": tradeoff.pareto_front(verdicts),
         # More than one only with --allow-mixed-budgets: the families did not get equal compute.
         "budgets": verdicts[0].doc.get("budgets", []) if verdicts else [],
     }

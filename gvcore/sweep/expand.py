@@ -23,35 +23,46 @@ def expand_trials(spec: SweepSpec) -> list[dict[str, Any]]:
     Sample-major: draw i of the random keys is shared by every family, grid point and seed. Each
     config is resolved once here so that a bad combination is reported before anything runs.
     """
-    from ..families import resolve_config
-
-    rng = random.Random(spec.search_seed)
     grid_dims = [d for d in spec.search.values() if d.kind == "grid"]
-    random_dims = [d for d in spec.search.values() if d.kind != "grid"]
     trials: list[dict[str, Any]] = []
-    for _ in range(spec.num_samples):
-        drawn = {d.key: d.sample(rng) for d in random_dims}
+    for drawn in random_draws(spec, spec.num_samples):
         for family in spec.families:
             for combo in itertools.product(*(d.values for d in grid_dims)):
                 for seed in spec.seeds:
-                    flat: dict[str, Any] = {"family": family, "data.name": spec.dataset}
-                    flat.update(spec.base)
-                    flat.update(spec.per_family.get(family, {}))
-                    flat.update(drawn)
-                    flat.update({d.key: v for d, v in zip(grid_dims, combo)})
-                    flat["train.seed"] = seed
-                    flat[f"train.{spec.budget_unit}"] = spec.budget
-                    flat["train.eval_every"] = spec.eval_every
-                    flat = with_metric(flat, spec.metric)
-                    try:
-                        resolved = resolve_config(trial_config(flat))
-                    except GVError as exc:
-                        raise GVError(f"{spec.source}: trial {len(trials)} ({family}): {exc}") from None
-                    # PBT perturbs values it finds in the trial's config: give it the concrete ones.
-                    for key in spec.scheduler.mutations:
-                        flat.setdefault(key, get_value(resolved, key))
-                    trials.append(flat)
+                    values = {**drawn, **{d.key: v for d, v in zip(grid_dims, combo)}}
+                    trials.append(trial_flat(spec, family, values, seed, f"trial {len(trials)}"))
     return trials
+
+
+def random_draws(spec: SweepSpec, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` draws of the random (non-grid) keys, from ``spec.search_seed``: draw i is
+    the same numbers whoever asks (a sweep's sample i, a study's trial i)."""
+    rng = random.Random(spec.search_seed)
+    random_dims = [d for d in spec.search.values() if d.kind != "grid"]
+    return [{d.key: d.sample(rng) for d in random_dims} for _ in range(count)]
+
+
+def trial_flat(spec: SweepSpec, family: str, values: dict[str, Any], seed: int, label: str) -> dict[str, Any]:
+    """One trial's flat config: the file's fixed keys, then ``values`` (searched keys), the seed,
+    the budget and the eval interval; resolved once, so a bad combination names ``label``."""
+    from ..families import resolve_config
+
+    flat: dict[str, Any] = {"family": family, "data.name": spec.dataset}
+    flat.update(spec.base)
+    flat.update(spec.per_family.get(family, {}))
+    flat.update(values)
+    flat["train.seed"] = seed
+    flat[f"train.{spec.budget_unit}"] = spec.budget
+    flat["train.eval_every"] = spec.eval_every
+    flat = with_metric(flat, spec.metric)
+    try:
+        resolved = resolve_config(trial_config(flat))
+    except GVError as exc:
+        raise GVError(f"{spec.source}: {label} ({family}): {exc}") from None
+    # PBT perturbs values it finds in the trial's config: give it the concrete ones.
+    for key in spec.scheduler.mutations:
+        flat.setdefault(key, get_value(resolved, key))
+    return flat
 
 
 def with_metric(flat: dict[str, Any], metric: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import re
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,6 +62,12 @@ def find_sweep_file(ref: str) -> Path:
 
 def load_sweep(ref: str) -> SweepSpec:
     """Find, read and validate a sweep by shipped name or path."""
+    return parse_sweep(*read_sweep_document(ref))
+
+
+def read_sweep_document(ref: str) -> tuple[Any, str]:
+    """A sweep file's YAML document (not yet validated) and the name its messages use; `gv study`
+    reads its own `study:` section from it."""
     path = find_sweep_file(ref)
     source = str(path) if not _is_shipped(path) else f"sweeps/{path.name}"
     try:
@@ -76,7 +83,7 @@ def load_sweep(ref: str) -> SweepSpec:
         raise GVError(f"{source}: {where}: unreadable YAML ({problem})") from None
     if doc is None:
         raise GVError(f"{source}: (top level): the file is empty; see `gv sweeps` for examples")
-    return parse_sweep(doc, source)
+    return doc, source
 
 
 def _is_shipped(path: Path) -> bool:

@@ -26,10 +26,14 @@ def apply_overrides(
     gpus_per_trial: float | None = None,
     max_trials: int | None = None,
     sets: list[str] | None = None,
+    dataset: str | None = None,
 ) -> SweepSpec:
     """A new spec: ``spec`` with the `gv sweep` flags applied, validated like a sweep file."""
     doc = spec.to_doc()
     said: list[str] = []
+    if dataset is not None:
+        doc["dataset"] = dataset  # a folder path is made absolute by the file's validator
+        said.append(f"--dataset {dataset}")
     for flag, value, place in (
         ("--num-samples", num_samples, ("num_samples",)),
         ("--max-concurrent", max_concurrent, ("max_concurrent",)),

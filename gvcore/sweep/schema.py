@@ -72,22 +72,40 @@ TOP_LEVEL_KEYS = (
     "search_seed",
     "final_eval_samples",
     "max_trials",
+    # `gv study`'s race settings (gvcore/study/settings.py reads them; `gv sweep` runs the fixed design)
+    "study",
 )
 
 
-def _families(source: str, raw: Any) -> list[str]:
+# `families: all`: every family the dataset allows (without labels: no cgan, cvae).
+ALL_FAMILIES = "all"
+
+
+def _families(source: str, raw: Any, dataset: str, labelled: bool) -> tuple[list[str], bool]:
+    """The families to run, and whether the file said `all` (kept as `all` when the spec is
+    written back, so another --dataset gets the families it allows)."""
     from ..families import FAMILIES  # torch: imported when a sweep is read, not at `gv --help`
 
+    if raw == ALL_FAMILIES:
+        return [name for name, spec in FAMILIES.items() if labelled or not spec.conditional], True
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise fail(source, "families", f"expected a list of families from {', '.join(FAMILIES)}")
+        raise fail(source, "families", f"expected a list of families from {', '.join(FAMILIES)}, or {ALL_FAMILIES!r}")
     for name in raw:
         if name not in FAMILIES:
             raise fail(source, "families", f"unknown family {name!r}: choose from {', '.join(FAMILIES)}")
+        if FAMILIES[name].conditional and not labelled:
+            raise fail(
+                source,
+                "families",
+                f"{name} needs labelled images, and {dataset} has no classes (its images lie directly in the "
+                f"folder): put each class's images in a sub-folder named after it, drop {name}, or say "
+                f"families: {ALL_FAMILIES} (every family the data allows)",
+            )
     if len(set(raw)) != len(raw):
         raise fail(source, "families", f"{raw} lists a family twice")
-    return list(raw)
+    return list(raw), False
 
 
 def _budget(source: str, raw: Any) -> tuple[str, int | float]:
@@ -201,8 +219,10 @@ def check_metric(
     families: list[str],
     base: dict[str, Any],
     per_family: dict[str, dict[str, Any]] | None = None,
+    labelled: bool = True,
 ) -> None:
-    """Every trial must report the metric at every eval, or Tune stops the sweep."""
+    """Every trial must report the metric at every eval, or Tune stops the sweep (``labelled``
+    False: the dataset has no labels, so no metric of classes)."""
     from ..families import get_family
 
     if metric.startswith("eval/"):
@@ -219,14 +239,22 @@ def check_metric(
         for family in families:
             spec = get_family(family)
             try:  # e.g. eval/label_acc needs a conditional family, eval/nelbo a VAE
-                resolve_metrics(name, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="metric")
+                resolve_metrics(
+                    name, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="metric", labelled=labelled
+                )
             except GVError as exc:
                 raise fail(source, "metric", f"{metric!r} can't rank family {family}: {exc}") from None
             # A bad eval.metrics would only fail inside the trials: name the file now. (The ranking
             # metric itself is added to every trial's eval.metrics by expand_trials.)
             wanted = (per_family or {}).get(family, {}).get("eval.metrics", base.get("eval.metrics", "auto"))
             try:
-                resolve_metrics(wanted, has_labels=spec.conditional, is_vae=spec.kind == "vae", where="eval.metrics")
+                resolve_metrics(
+                    wanted,
+                    has_labels=spec.conditional,
+                    is_vae=spec.kind == "vae",
+                    where="eval.metrics",
+                    labelled=labelled,
+                )
             except GVError as exc:
                 raise fail(source, "eval.metrics", f"for {family}: {exc}") from None
         return
@@ -260,12 +288,16 @@ def parse_sweep(doc: Any, source: str) -> SweepSpec:
             raise fail(source, str(key), f"unknown key: a sweep file takes {', '.join(TOP_LEVEL_KEYS)}")
     name = string(source, "name", doc.get("name", Path(source).stem))
     description = str(doc.get("description", "") or "").strip()
-    dataset = string(source, "dataset", doc.get("dataset"))
-    if dataset not in datamod.DATASETS:
-        raise fail(source, "dataset", f"unknown dataset {dataset!r}: choose one of {', '.join(datamod.DATASETS)}")
-    families = _families(source, doc.get("families"))
-
     base = fixed_keys(source, "base", doc.get("base"))
+    try:
+        # A folder is stored as an absolute path (relative ones are relative to where gv runs):
+        # trials in other processes and on other nodes read the same folder.
+        dataset = datamod.resolve_name(string(source, "dataset", doc.get("dataset")))
+        labelled = datamod.get_spec(dataset, base.get("data.max_pixels", 0)).num_classes > 0
+    except GVError as exc:
+        raise fail(source, "dataset", str(exc)) from None
+    families, all_families = _families(source, doc.get("families"), dataset, labelled)
+
     per_family: dict[str, dict[str, Any]] = {}
     for family, raw in mapping(source, "per_family", doc.get("per_family") or {}).items():
         if family not in families:
@@ -294,7 +326,7 @@ def parse_sweep(doc: Any, source: str) -> SweepSpec:
     mode = doc.get("mode", DEFAULT_MODE)
     if mode not in ("min", "max"):
         raise fail(source, "mode", f"expected min or max, got {mode!r}")
-    check_metric(source, metric, families, base, per_family)
+    check_metric(source, metric, families, base, per_family, labelled=labelled)
     scheduler = _scheduler(source, doc.get("scheduler"), budget, unit)
     for key in scheduler.mutations:
         if key in search and search[key].kind == "grid":
@@ -329,6 +361,7 @@ def parse_sweep(doc: Any, source: str) -> SweepSpec:
         search_seed=positive_int(source, "search_seed", doc.get("search_seed", 0), allow_zero=True),
         final_eval_samples=_final_eval_samples(source, doc.get("final_eval_samples", DEFAULT_FINAL_EVAL_SAMPLES)),
         max_trials=max_trials,
+        all_families=all_families,
     )
     # Counted, not expanded: a sweep of a billion trials is refused at once.
     if spec.num_trials() > max_trials:

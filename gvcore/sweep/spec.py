@@ -13,9 +13,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..evaluation.axes import AXES
+
 # What a sweep ranks, early-stops (ASHA) and keeps checkpoints by when its file names no metric:
-# a sample-quality metric, the only kind that compares GANs with VAEs (IJzer report).
-DEFAULT_METRIC = "eval/fid"
+# the overall axis's metric (a sample-quality metric, the only kind that compares GANs with VAEs: IJzer
+# report), the one that agrees best with independent judges on trained models (docs/studies/realism.md).
+DEFAULT_METRIC = AXES["overall"].metrics[0]
 DEFAULT_MODE = "min"
 # Samples for the full evaluation (every metric) of each trial's best checkpoint at the end.
 DEFAULT_FINAL_EVAL_SAMPLES = 10_000
@@ -133,6 +136,8 @@ class SweepSpec:
     search_seed: int
     final_eval_samples: int = DEFAULT_FINAL_EVAL_SAMPLES
     max_trials: int = DEFAULT_MAX_TRIALS
+    # The file said `families: all` (every family the dataset allows): written back that way.
+    all_families: bool = False
 
     @property
     def time_attr(self) -> str:
@@ -163,7 +168,7 @@ class SweepSpec:
             "name": self.name,
             "description": self.description,
             "dataset": self.dataset,
-            "families": list(self.families),
+            "families": "all" if self.all_families else list(self.families),
             "base": dict(self.base),
             "per_family": {f: dict(keys) for f, keys in self.per_family.items()},
             "seeds": list(self.seeds),

@@ -39,6 +39,7 @@ _SHAPE_KEYS = (
     "family",
     "data.name",
     "data.image_size",
+    "data.channels",
     "model.architecture",
     "model.latent_dim",
     "model.conv_width",

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 import ray
@@ -75,7 +76,7 @@ def connect(address: str | None) -> bool:
     for name, value in QUIET_TUNE.items():
         os.environ.setdefault(name, value)
     # Workers log at WARNING: Tune's per-checkpoint INFO lines are noise next to the live table.
-    quiet = dict(logging_level=logging.ERROR, logging_config=ray.LoggingConfig(log_level="WARNING"))
+    quiet: dict[str, Any] = dict(logging_level=logging.ERROR, logging_config=ray.LoggingConfig(log_level="WARNING"))
     try:
         if address is None:
             # Embedded Ray sized to this machine (Ray would otherwise count every core of the host).
@@ -90,7 +91,7 @@ def connect(address: str | None) -> bool:
             client = address.startswith("ray://")
             # Through Ray Client the Tuner runs on the cluster: its output only arrives via the log
             # stream, and the quieting settings must travel with the job.
-            kwargs = dict(
+            kwargs: dict[str, Any] = dict(
                 address=address,
                 log_to_driver=client,
                 runtime_env={"env_vars": dict(QUIET_TUNE)} if client else None,
@@ -126,4 +127,66 @@ def check_resources(spec: SweepSpec, embedded: bool) -> None:
             raise GVError(
                 f"bad {flag} {want:g}: {where} has {available:g} {name}s; ask for at most {available:g}"
                 + (" (or 0 to train on CPU)" if name == "GPU" else "")
+            )
+
+
+# How long every node gets to list a folder (or to copy an s3:// / gs:// one into its cache).
+NODE_CHECK_TIMEOUT_S = 900.0
+
+
+def _scan_on_node(dataset: str) -> tuple[str, int] | str:
+    """Run on one node: the folder's content key and image count as this node sees it, or the
+    one-line problem (a missing folder, an unreadable file, a URI this node can't reach)."""
+    from ..data import scan_key
+
+    try:
+        return scan_key(dataset)
+    except GVError as exc:
+        return str(exc)
+    except Exception as exc:  # anything else the node hits is still that node's problem, in one line
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+
+
+def check_dataset_on_nodes(dataset: str, console=None) -> None:
+    """Before any trial on a cluster: every alive node must see the folder a sweep trains on, and
+    see the same files as this machine (a Ray task pinned to each node lists it there). A node
+    that can't is a one-line GVError naming the node and the path. Built-in datasets pass."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from ..data import is_folder, scan_key
+
+    if not is_folder(dataset):
+        return
+    expected, count = scan_key(dataset)
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    if console is not None:
+        console.print(f"checking that the {len(nodes)} nodes of the cluster can read {dataset}", soft_wrap=True)
+    task = ray.remote(num_cpus=0, max_retries=0)(_scan_on_node)
+    pending = {
+        task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(
+            dataset
+        ): node
+        for node in nodes
+    }
+    ready, late = ray.wait(list(pending), num_returns=len(pending), timeout=NODE_CHECK_TIMEOUT_S)
+
+    def name(node: dict) -> str:
+        return f"node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:12]})"
+
+    for ref in late:
+        raise GVError(
+            f"{name(pending[ref])} did not finish reading {dataset} within {NODE_CHECK_TIMEOUT_S:.0f}s: check that "
+            "node's mount of the folder (or its access to the URI)"
+        )
+    for ref in ready:
+        answer = ray.get(ref)
+        if isinstance(answer, str):
+            raise GVError(
+                f"{name(pending[ref])} can't read the dataset {dataset}: {answer}; a cluster's nodes must all reach "
+                "it: shared storage mounted at the same path on every node (NFS), or an s3:// / gs:// URI"
+            )
+        if tuple(answer) != (expected, count):
+            raise GVError(
+                f"{name(pending[ref])} sees other files at {dataset} ({answer[1]:,} images; {count:,} here): every "
+                "node must read the same folder (shared storage, not a copy per node that differs)"
             )

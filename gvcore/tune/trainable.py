@@ -14,6 +14,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from ..data import label as data_label
 from ..sweep import trial_config, trial_dirname, trial_run
 from .wandb_logger import WANDB_FLAG_KEY, WandbLogger, WandbSettings
 
@@ -62,7 +63,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
             restored_from = trial_run.prepare_run_dir(run_dir, Path(directory), cfg)
     node = ray.get_runtime_context().get_node_id()
 
-    wandb_run = WandbLogger(context.wandb, cfg, trial_dir, context.gpu, [cfg.family, cfg.data.name])
+    wandb_run = WandbLogger(context.wandb, cfg, trial_dir, context.gpu, [cfg.family, data_label(cfg.data.name)])
     last: dict[str, Any] = {}
 
     def on_progress(p) -> None:
