@@ -32,7 +32,7 @@ from .sweep import (
 )
 from .sweep_dataset import dataset_ready
 from .sweep_tables import print_leaderboard
-from .wandb_mode import resolve_wandb_mode, wandb_api_key, wandb_hints
+from .wandb_mode import resolve_wandb_mode, trial_wandb, wandb_hints
 
 if TYPE_CHECKING:
     from ..study.race import Race
@@ -230,19 +230,12 @@ def study_cmd(
             _check_local_resources(spec)
         created, elapsed = now(), 0.0
 
-    from ..tune import StudyRequest, WandbSettings, check_address, run_study
+    from ..tune import StudyRequest, check_address, run_study
     from .study_tables import live_race, race_table
 
     if on_cluster:
         check_address(address or os.environ["RAY_ADDRESS"])
-    settings_w = WandbSettings(
-        mode=mode,
-        project=wandb_project,
-        entity=wandb_entity,
-        group=run_name,
-        dir=os.environ.get("WANDB_DIR") or None,
-        api_key=wandb_api_key() if mode == "online" and on_cluster else None,
-    )
+    settings_w = trial_wandb(mode, wandb_project, wandb_entity, run_name, on_cluster)
     where = address or os.environ.get("RAY_ADDRESS") or "local Ray on this machine"
     console.print(("resuming " if resume else "") + _plan_line(race, spec, run_name, where), soft_wrap=True)
     console.print(f"W&B {mode} ({mode_reason}); study dir {study_dir}", soft_wrap=True)

@@ -34,7 +34,7 @@ from ..sweep import storage as store
 from .common import console, err_console, table_console
 from .sweep_dataset import dataset_ready
 from .sweep_tables import live_table, print_leaderboard
-from .wandb_mode import resolve_wandb_mode, wandb_api_key, wandb_hints
+from .wandb_mode import resolve_wandb_mode, trial_wandb, wandb_hints
 
 app = typer.Typer()
 
@@ -245,20 +245,12 @@ def sweep_cmd(
             sets=overrides or [],
             dataset=dataset,
         )
-    from ..tune import SweepRequest, WandbSettings, check_address, run_sweep
+    from ..tune import SweepRequest, check_address, run_sweep
 
     on_cluster = bool(address or os.environ.get("RAY_ADDRESS"))
     if on_cluster:
         check_address(address or os.environ["RAY_ADDRESS"])
-    settings = WandbSettings(
-        mode=mode,
-        project=wandb_project,
-        entity=wandb_entity,
-        group=run_name,
-        dir=os.environ.get("WANDB_DIR") or None,
-        # Embedded Ray's workers inherit this environment; a cluster's don't.
-        api_key=wandb_api_key() if mode == "online" and on_cluster else None,
-    )
+    settings = trial_wandb(mode, wandb_project, wandb_entity, run_name, on_cluster)
     _print_plan(spec, resume, address or os.environ.get("RAY_ADDRESS") or "local Ray on this machine")
     console.print(
         f"metric {spec.metric} ({spec.mode}), scheduler {spec.scheduler.type}; W&B {mode} ({mode_reason}); "

@@ -70,3 +70,18 @@ def wandb_hints(mode: str, settings, outcome) -> None:
         )
     if mode == "offline" or outcome.wandb_fallbacks:
         console.print(f"W&B runs are offline; upload them with: wandb sync {pattern}", soft_wrap=True)
+
+
+def trial_wandb(mode: str, project: str, entity: str | None, group: str, on_cluster: bool):
+    """The W&B settings every trial of a sweep or study logs with (gvcore.tune.WandbSettings)."""
+    from ..tune import WandbSettings
+
+    return WandbSettings(
+        mode=mode,
+        project=project,
+        entity=entity,
+        group=group,
+        dir=os.environ.get("WANDB_DIR") or None,
+        # Embedded Ray's workers inherit this environment; a cluster's don't.
+        api_key=wandb_api_key() if mode == "online" and on_cluster else None,
+    )
