@@ -82,18 +82,23 @@ def test_the_real_statistics_are_cached_beside_the_network_and_tied_to_the_image
     assert torch.load(path, weights_only=True)["key"]["images"] != cached["key"]["images"]
 
 
-def test_combined_weighs_texture_and_class_features_alike(scorer):
+def test_combined_weighs_texture_and_class_features_by_their_weights(scorer):
     test = scorer.test_set
     real = texture.reference_statistics(scorer.reference, scorer.evaluator)
     blocks, _ = texture.combine((real, scorer.reference.features), (real, scorer.reference.features))
-    # Each block has trace 1 on the real set: neither the 96 texture numbers nor the 128 class features dominate.
-    torch.testing.assert_close(blocks[:, :96].double().var(0).sum(), torch.tensor(1.0, dtype=torch.float64))
-    torch.testing.assert_close(blocks[:, 96:].double().var(0).sum(), torch.tensor(1.0, dtype=torch.float64))
+    # Each block's trace on the real set is its weight, whatever its raw scale: the 128 class features'
+    # raw trace is ~55x the 96 texture numbers', and neither dominates by size alone.
+    w_texture, w_classes = texture.COMBINED_WEIGHTS
+    trace = lambda block: block.double().var(0).sum()  # noqa: E731
+    torch.testing.assert_close(trace(blocks[:, :96]), torch.tensor(w_texture, dtype=torch.float64))
+    torch.testing.assert_close(trace(blocks[:, 96:]), torch.tensor(w_classes, dtype=torch.float64))
+    with pytest.raises(ValueError, match="2 blocks need as many weights"):
+        texture.combine((real, scorer.reference.features), (real, scorer.reference.features), (1.0,))
     clean = scorer.score(test.images, None, "combined,realism,fid")
     assert clean["combined"] < 1e-6 and clean["combined_se"] > 0  # the reference against itself
     blurred = scorer.score(_disturb("blur", test.images, 1.2, test.labels), None, "combined,realism,fid")
-    # Between its parts: each block's distance, scaled by its trace, adds up to about the combined one.
-    parts = blurred["realism"] / float(real.double().var(0).sum()) + blurred["fid"] / float(
-        scorer.reference.features.double().var(0).sum()
+    # Between its parts: each block's distance, scaled by its trace and weighted, adds up to about the combined one.
+    parts = w_texture * blurred["realism"] / float(trace(real)) + w_classes * blurred["fid"] / float(
+        trace(scorer.reference.features)
     )
     assert blurred["combined"] == pytest.approx(parts, rel=0.25)

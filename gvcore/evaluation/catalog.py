@@ -65,8 +65,9 @@ CATALOG: dict[str, MetricInfo] = index_metrics(
     ),
     MetricInfo(
         "combined",
-        "Frechet distance over realism's texture statistics and fid's class features side by side, each block "
-        "scaled to equal trace on the real test split: the `overall` axis (docs/studies/realism.md)",
+        "Frechet distance over realism's texture statistics and fid's class features side by side, scaled on "
+        "the real test split so the texture block carries a quarter of the class features' trace: the `overall` "
+        "axis (docs/studies/realism.md)",
         cheap=True,
         keys=(
             KeyInfo("combined", better="min", unit=None, help="realism and legibility in one distance (overall)"),
