@@ -40,6 +40,11 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         self.num_classes = num_classes
         self.latent_dim = int(config.model.latent_dim)  # type: ignore[arg-type]
         self.conditional = spec.conditional
+        # What both kinds' networks are built from: the label's width (conditional families take the
+        # one-hot label beside the noise or the image), the body (mlp / conv) and the LeakyReLU slope.
+        self.label_width = num_classes if spec.conditional else 0
+        self.architecture = resolved(config.model.architecture, "model.architecture")
+        self.leaky_slope = resolved(config.model.leaky_slope, "model.leaky_slope")
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         rename_old_keys(state_dict, prefix)
@@ -164,11 +169,7 @@ class GANModel(GenerativeModel):
     def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
-        extra = num_classes if spec.conditional else 0
-        architecture, slope = (
-            resolved(m.architecture, "model.architecture"),
-            resolved(m.leaky_slope, "model.leaky_slope"),
-        )
+        extra, architecture, slope = self.label_width, self.architecture, self.leaky_slope
         self.generator = VectorToImage(
             self.latent_dim + extra, self.image_shape, architecture, "gan", slope, m.conv_width
         )
@@ -264,11 +265,7 @@ class VAEModel(GenerativeModel):
     def __init__(self, spec: FamilySpec, config: Config, image_shape: tuple[int, int, int], num_classes: int):
         super().__init__(spec, config, image_shape, num_classes)
         m = config.model
-        extra = num_classes if spec.conditional else 0
-        architecture, slope = (
-            resolved(m.architecture, "model.architecture"),
-            resolved(m.leaky_slope, "model.leaky_slope"),
-        )
+        extra, architecture, slope = self.label_width, self.architecture, self.leaky_slope
         self.encoder = ImageToVector(
             self.image_shape, extra, 2 * self.latent_dim, architecture, "vae", slope, m.dropout, m.conv_width
         )

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ..errors import GVError
+from ..evaluation.axes import AXES
 from ..rundir import check_creatable
 from .common import console, table_console
 
@@ -56,7 +57,7 @@ def compare_cmd(
         str | None,
         typer.Option(
             "--axis",
-            help="Compare on one axis of the verdict instead of a metric: overall, legibility or diversity "
+            help=f"Compare on one axis of the verdict instead of a metric: {' / '.join(AXES)} "
             "(each names its metric; see docs/metrics.md).",
         ),
     ] = None,

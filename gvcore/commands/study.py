@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import GVError
+from ..evaluation.axes import AXES
 from ..study import STUDY_JSON
 from ..study.plan import StudyFlags, load_study
 from ..study.settings import check_budget, with_flags
@@ -135,7 +136,7 @@ def study_cmd(
         typer.Option("--confidence", help="Every exit and the verdict hold at this confidence, looks included (0.95)."),
     ] = None,
     axis: Annotated[
-        str | None, typer.Option("--axis", help="What 'wins' means: overall, legibility, diversity... (overall).")
+        str | None, typer.Option("--axis", help=f"What 'wins' means: {' / '.join(AXES)} (overall).")
     ] = None,
     margin: Annotated[
         float | None,
