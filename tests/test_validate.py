@@ -95,6 +95,7 @@ def test_independent_judges_tell_real_digits_from_damaged_ones(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # trains the small pool's models and judges: minutes on 2 idle cores, many more on busy ones
 def test_gv_evaluator_validate_builds_scores_and_judges_a_small_pool(tmp_path):
     result = run_cli("evaluator", "validate", "--dataset", "mnist-5k", "--pool", "small", "--workdir", str(tmp_path))
     doc = json.loads((tmp_path / "validate.json").read_text())
