@@ -92,7 +92,7 @@ def test_combined_weighs_texture_and_class_features_by_their_weights(scorer):
     trace = lambda block: block.double().var(0).sum()  # noqa: E731
     torch.testing.assert_close(trace(blocks[:, :96]), torch.tensor(w_texture, dtype=torch.float64))
     torch.testing.assert_close(trace(blocks[:, 96:]), torch.tensor(w_classes, dtype=torch.float64))
-    with pytest.raises(ValueError, match="2 blocks need as many weights"):
+    with pytest.raises(ValueError, match="2 real and 2 generated blocks need as many weights"):
         texture.combine((real, scorer.reference.features), (real, scorer.reference.features), (1.0,))
     clean = scorer.score(test.images, None, "combined,realism,fid")
     assert clean["combined"] < 1e-6 and clean["combined_se"] > 0  # the reference against itself

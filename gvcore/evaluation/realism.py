@@ -103,10 +103,11 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return stats.frechet(*stats.mean_and_cov(fake), *stats.mean_and_cov(real))
 
 
-# combined's weights: the texture block's share of the trace against the class features' (1).
-# Chosen on the validate pool (docs/studies/realism.md): of the weights 0.25, 0.5, 1, 2 and 4, a
-# quarter agrees best with the worst-agreeing of the four judges (Spearman 0.91 with each, where
-# equal weights reach 0.87 with the autoencoder's bottleneck); every ladder still passes.
+# combined's weights: each block's trace on the real set (texture statistics, class features).
+# Chosen on the validate pool (docs/studies/realism.md): of the texture weights 0.25, 0.5, 1, 2 and
+# 4, a quarter agrees best with the worst-agreeing of the four judges (Spearman 0.91-0.95 with each,
+# where equal weights reach 0.87 with the autoencoder's bottleneck); every ladder still passes.
+# Values of `combined` from before 2026-12-06 (equal weights) do not compare with today's.
 TEXTURE_WEIGHT = 0.25
 COMBINED_WEIGHTS = (TEXTURE_WEIGHT, 1.0)
 
@@ -117,14 +118,19 @@ def combine(
     weights: tuple[float, ...] = COMBINED_WEIGHTS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(real, fake): the blocks side by side, each divided by the root of its real covariance's
-    trace and multiplied by the root of its weight, so each block's share of the real trace is its
+    trace and multiplied by the root of its weight, so each block's trace on the real set equals its
     weight (``combined``: texture statistics and class features; unscaled, the class features'
     trace is ~55x the texture's on mnist-5k)."""
-    if len(weights) != len(real_blocks):
-        raise ValueError(f"{len(real_blocks)} blocks need as many weights, got {len(weights)}")
+    if not len(weights) == len(real_blocks) == len(fake_blocks):
+        raise ValueError(
+            f"{len(real_blocks)} real and {len(fake_blocks)} generated blocks need as many weights, got {len(weights)}"
+        )
+    if not all(weight > 0 for weight in weights):
+        raise ValueError(f"block weights must be positive, got {weights}")
     scales = [
-        block.double().var(0).sum().sqrt().clamp_min(1e-12) / weight**0.5 for block, weight in zip(real_blocks, weights)
+        block.double().var(0).sum().sqrt().clamp_min(1e-12) / weight**0.5
+        for block, weight in zip(real_blocks, weights, strict=True)
     ]
-    real = torch.cat([block.double() / scale for block, scale in zip(real_blocks, scales)], 1)
-    fake = torch.cat([block.double() / scale for block, scale in zip(fake_blocks, scales)], 1)
+    real = torch.cat([block.double() / scale for block, scale in zip(real_blocks, scales, strict=True)], 1)
+    fake = torch.cat([block.double() / scale for block, scale in zip(fake_blocks, scales, strict=True)], 1)
     return real.float(), fake.float()
