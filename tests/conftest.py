@@ -42,3 +42,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("ray") or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    """mnist-5k's Scorer, one per test module (test_realism, test_trust), on one torch thread."""
+    import torch
+
+    from gvcore.evaluation.api import Scorer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 shared cores: one thread each is fastest
+    yield Scorer.for_dataset("mnist-5k")
+    torch.set_num_threads(threads)

@@ -13,19 +13,10 @@ import torch
 
 from gvcore.data import load_dataset
 from gvcore.evaluation import realism as texture
-from gvcore.evaluation.api import Scorer
 from gvcore.evaluation.catalog import CATALOG, DISTANCES, direction, spread_key
 from gvcore.evaluation.features import reference_from_images
 from gvcore.evaluation.label_free import LabelFreeNet
 from gvcore.evaluation.ladders import DISTURB
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: one thread each is fastest
-    yield Scorer.for_dataset("mnist-5k")
-    torch.set_num_threads(threads)
 
 
 def _disturb(name: str, images: torch.Tensor, level: float, labels: torch.Tensor) -> torch.Tensor:

@@ -22,14 +22,6 @@ from gvcore.report.trust import best_beyond_noise, memorization_flags, rank_agre
 
 
 @pytest.fixture(scope="module")
-def scorer():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: one thread each is fastest
-    yield Scorer.for_dataset("mnist-5k")
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def train_set():
     return load_dataset("mnist-5k", "train")
 
