@@ -17,7 +17,7 @@ from helpers import assert_one_line_error, run_cli
 from gvcore.data import load_dataset
 from gvcore.evaluation.api import Scorer
 from gvcore.evaluation.catalog import DISTANCES
-from gvcore.evaluation.ladders import DISTURB, LEVELS, judged, read_check
+from gvcore.evaluation.ladders import DISTURB, DRAWS, LEVELS, read_check
 from gvcore.report.trust import best_beyond_noise, memorization_flags, rank_agreement
 
 
@@ -61,9 +61,10 @@ def test_evaluator_check_passes_every_ladder_on_mnist_5k(tmp_path):
     doc = json.loads(result.stdout)
     assert doc["passed"] and doc["ladders_passed"] == doc["ladders"] == len(LEVELS) == 11  # 6 + 5 defects.py
     assert doc["judged"] == list(DISTANCES) and "realism" in DISTANCES
+    assert doc["draws"]["mode_dropping"] == DRAWS["mode_dropping"] > 1 and doc["draws"]["blur"] == 1
     for name, ladder in doc["results"].items():
         assert len(ladder["levels"]) >= 5 and ladder["passed"], (name, ladder["failures"])
-        for key in (k for k in DISTANCES if judged(name, k)):
+        for key in DISTANCES:
             values = [s[key] for s in ladder["scores"]]
             assert all(b > a for a, b in zip(values, values[1:])), (name, key, values)
     assert (tmp_path / "check" / "ladders.png").stat().st_size > 10_000

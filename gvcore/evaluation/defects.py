@@ -11,8 +11,8 @@ samples go wrong in other ways, and the realism axis is checked against those (i
     haze            a grey veil: every pixel blended 5%, 10%, 20%, 40% towards mid-grey
     blobs           1, 2, 4, 8 soft round blots (radius 1.5-3 px) per image, at random places
     broken_strokes  elastic warps (Simard et al. 2003) of fine grain (a random displacement field smoothed
-                    at 1.5 px), root-mean-square displacement 0.5, 0.75, 1, 1.25 px: strokes wobble,
-                    thin out and break
+                    at 1.5 px), root-mean-square displacement 0.5, 0.75, 1, 1.25 px, each pixel taken
+                    from its nearest source pixel: strokes wobble, turn jagged and break
 
 Each takes uint8 images (N, C, H, W), a level, a seeded generator and the labels (unused), and
 returns uint8 images of the same shape; colour images are damaged channel by channel alike.
@@ -90,8 +90,12 @@ def broken_strokes(x: torch.Tensor, level: float, g: torch.Generator, labels: to
     shift = torch.stack([field[:, 0] * 2 / w, field[:, 1] * 2 / h], -1)  # pixels -> grid units
     identity = torch.eye(2, 3).expand(n, -1, -1)
     grid = F.affine_grid(identity, [n, c, h, w], align_corners=False) + shift
+    # Nearest, not bilinear: interpolating at a fractional shift also softens every stroke, about
+    # equally at any amplitude, and realism saw mostly that (0.232, 0.234, 0.244, 0.286 over the four
+    # levels, mean of 8 draws; at seeds 1 and 2 it fell a step). Softness has its own ladder; taken
+    # from the nearest pixel, realism rises 0.065, 0.135, 0.23, 0.36 (seeds 0-3), as the other distances do.
     # grid_sample pads with 0; shift so the padding is -1, the background of [-1, 1] images.
-    return to_uint8(F.grid_sample(to_unit_range(x) + 1, grid, align_corners=False) - 1)
+    return to_uint8(F.grid_sample(to_unit_range(x) + 1, grid, mode="nearest", align_corners=False) - 1)
 
 
 DISTURB = {"softness": softness, "speckle": speckle, "haze": haze, "blobs": blobs, "broken_strokes": broken_strokes}
