@@ -24,10 +24,10 @@ import contextlib
 import json
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -55,6 +55,7 @@ MANIFEST = "manifest.json"
 _DECODED: dict[tuple[str, int], np.ndarray] = {}
 MANIFEST_FORMAT = "gv-folder/1"
 LOCK_TIMEOUT_S = 3600.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,23 @@ def _pillow(max_pixels: int) -> Iterator[Any]:
         Image.MAX_IMAGE_PIXELS = before
 
 
+def _read(Image: Any, path: Path, formats: Any, max_pixels: int, work: Callable[[Any], T]) -> T:
+    """``work`` on the opened image (its header read, nothing decoded yet), Pillow's errors mapped to
+    one-line GVErrors: over ``max_pixels`` (a decompression bomb, or a very large photo) or unreadable
+    (Pillow reports damage as OSError, SyntaxError, ValueError, ...)."""
+    try:
+        with Image.open(path, formats=formats) as img:
+            if img.width * img.height > max_pixels:
+                raise _too_large(path, img.width, img.height, max_pixels)
+            return work(img)
+    except GVError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, Image.DecompressionBombError):
+            raise _too_large(path, *_header_size(path), max_pixels) from None
+        raise _unreadable(path, exc) from None
+
+
 def probe(scan: FolderScan, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     """Every image's (widths, heights) from its header; not an image or over max_pixels is a GVError."""
     widths = np.empty(len(scan.files), dtype=np.int64)
@@ -172,16 +190,7 @@ def probe(scan: FolderScan, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     formats = open_formats()
     with _pillow(max_pixels) as Image:
         for i, name in enumerate(scan.files):
-            path = scan.root / name
-            try:
-                with Image.open(path, formats=formats) as img:
-                    widths[i], heights[i] = img.size
-            except Exception as exc:  # Pillow reports damage as OSError, SyntaxError, ValueError, ...
-                if isinstance(exc, Image.DecompressionBombError):
-                    raise _too_large(path, *_header_size(path), max_pixels) from None
-                raise _unreadable(path, exc) from None
-            if widths[i] * heights[i] > max_pixels:
-                raise _too_large(path, int(widths[i]), int(heights[i]), max_pixels)
+            widths[i], heights[i] = _read(Image, scan.root / name, formats, max_pixels, lambda img: img.size)
     return widths, heights
 
 
@@ -241,21 +250,15 @@ def decode(scan: FolderScan, side: int, max_pixels: int, grey: bool | None = Non
     all_grey = True
     formats = open_formats()
     with _pillow(max_pixels) as Image:
+
+        def fit(img: Any) -> Any:
+            if img.format in ("JPEG", "MPO"):
+                img.draft(img.mode, (side, side))  # decode at a reduced scale that still covers side
+            flat = _as_l_or_rgb(img)  # decodes the whole file: a truncated one fails here
+            return ImageOps.fit(flat, (side, side), method=Image.Resampling.BICUBIC)
+
         for i, name in enumerate(scan.files):
-            path = scan.root / name
-            try:
-                with Image.open(path, formats=formats) as img:
-                    if img.width * img.height > max_pixels:
-                        raise _too_large(path, img.width, img.height, max_pixels)
-                    if img.format in ("JPEG", "MPO"):
-                        img.draft(img.mode, (side, side))  # decode at a reduced scale that still covers side
-                    flat = _as_l_or_rgb(img)  # decodes the whole file: a truncated one fails here
-                    fitted = ImageOps.fit(flat, (side, side), method=Image.Resampling.BICUBIC)
-            except GVError:
-                raise
-            except Exception as exc:
-                raise _unreadable(path, exc) from None
-            pixels = np.asarray(fitted)
+            pixels = np.asarray(_read(Image, scan.root / name, formats, max_pixels, fit))
             if pixels.ndim == 2:
                 rgb[i] = pixels[:, :, None]
             else:
