@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +156,51 @@ def files_containing(text: str, *roots: Path) -> list[str]:
                 except OSError:
                     pass
     return hits
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def two_node_cluster(head_dir: Path | None = None, second_dir: Path | None = None) -> Iterator[Any]:
+    """A Ray cluster of two 1-CPU nodes on this machine (ray.cluster_utils.Cluster): two 1-CPU
+    trials can only run side by side on different nodes. ``client_address`` is its Ray Client
+    (ray://) address. Each node's workers run in the folder it was started in (``head_dir``,
+    ``second_dir``; default: this one). The environment is restored afterwards."""
+    import ray
+    from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    # Token authentication is on (conftest.py). ray.init() makes ~/.ray/auth_token when it is
+    # missing, a Cluster's nodes don't: without this, the module's first Ray start on a fresh machine
+    # found no token and its GCS server never came up.
+    ensure_token_if_auth_enabled(None, create_token_if_missing=True)
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    client_port = free_port()
+    try:
+        os.chdir(head_dir or saved_cwd)
+        cluster = Cluster(
+            initialize_head=True,
+            connect=False,
+            head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
+        )
+        os.chdir(second_dir or saved_cwd)
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+    finally:
+        os.chdir(saved_cwd)
+    cluster.client_address = f"ray://127.0.0.1:{client_port}"
+    try:
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+        os.environ.clear()
+        os.environ.update(saved_env)

@@ -10,53 +10,22 @@ folder that holds ``images/``, the second node in one that doesn't.
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
 from folder_helpers import write_flat
 from helpers import assert_one_line_error
-from sweep_helpers import invoke, leaderboard_rows, write_sweep
+from sweep_helpers import invoke, leaderboard_rows, two_node_cluster, write_sweep
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     sees, blind = tmp_path_factory.mktemp("head-node"), tmp_path_factory.mktemp("second-node")
     write_flat(sees / "images", count=300)
-    try:
-        os.chdir(sees)
-        cluster = Cluster(
-            initialize_head=True, connect=False, head_node_args={"num_cpus": 1, "include_dashboard": False}
-        )
-        os.chdir(blind)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-    finally:
-        os.chdir(saved_cwd)
-    cluster.head_dir = sees
-    try:
+    with two_node_cluster(head_dir=sees, second_dir=blind) as cluster:
+        cluster.head_dir = sees
         yield cluster
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
-        os.environ.clear()
-        os.environ.update(saved_env)
 
 
 def test_trials_on_both_nodes_read_a_folder_on_shared_storage(cluster, tmp_path):

@@ -6,10 +6,9 @@ on both nodes."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 import pytest
+import sweep_helpers
 from sweep_helpers import invoke, leaderboard_rows, write_sweep
 
 pytestmark = pytest.mark.ray
@@ -17,38 +16,10 @@ pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_node_cluster():
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    saved = dict(os.environ)
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    client_port = _free_port()
-    # One CPU per node: two 1-CPU trials can only run side by side on different nodes.
-    cluster = Cluster(
-        initialize_head=True,
-        connect=False,
-        head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
-    )
-    cluster.client_address = f"ray://127.0.0.1:{client_port}"
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    try:
+    with sweep_helpers.two_node_cluster() as cluster:
         yield cluster
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.mark.parametrize("via", ["gcs", "client"])
