@@ -171,36 +171,45 @@ def two_node_cluster(head_dir: Path | None = None, second_dir: Path | None = Non
     (ray://) address. Each node's workers run in the folder it was started in (``head_dir``,
     ``second_dir``; default: this one). The environment is restored afterwards."""
     import ray
-    from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
     from ray.cluster_utils import Cluster
 
     if ray.is_initialized():
         ray.shutdown()
-    # Token authentication is on (conftest.py). ray.init() makes ~/.ray/auth_token when it is
-    # missing, a Cluster's nodes don't: without this, the module's first Ray start on a fresh machine
-    # found no token and its GCS server never came up.
-    ensure_token_if_auth_enabled(None, create_token_if_missing=True)
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    _ensure_ray_auth_token()
     client_port = free_port()
+    cluster = None
     try:
-        os.chdir(head_dir or saved_cwd)
-        cluster = Cluster(
-            initialize_head=True,
-            connect=False,
-            head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
-        )
-        os.chdir(second_dir or saved_cwd)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-    finally:
-        os.chdir(saved_cwd)
-    cluster.client_address = f"ray://127.0.0.1:{client_port}"
-    try:
+        try:
+            os.chdir(head_dir or saved_cwd)
+            cluster = Cluster(
+                initialize_head=True,
+                connect=False,
+                head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
+            )
+            os.chdir(second_dir or saved_cwd)
+            cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes()
+        finally:
+            os.chdir(saved_cwd)
+        cluster.client_address = f"ray://127.0.0.1:{client_port}"
         yield cluster
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        cluster.shutdown()
+        if cluster is not None:
+            cluster.shutdown()  # also when a node failed to start: nothing left running
         os.environ.clear()
         os.environ.update(saved_env)
+
+
+def _ensure_ray_auth_token() -> None:
+    """Token authentication is on (conftest.py). ray.init() makes ~/.ray/auth_token when it is
+    missing, a Cluster's nodes don't: without this, the first Ray start of a test run on a fresh
+    machine found no token and its GCS server never came up."""
+    try:
+        from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
+    except ImportError:  # a Ray whose layout differs: its own ray.init() path is all there is
+        return
+    ensure_token_if_auth_enabled(None, create_token_if_missing=True)

@@ -352,6 +352,12 @@ def test_max_pixels_guards_every_decode_and_a_cached_one_decompresses_nothing(tm
         "train", "gan", "--dataset", root, "--steps", "1", "--set", "data.max_pixels=700", "--set", "data.image_size=32"
     )
     assert_one_line_error(result, "28x28 = 784 pixels", "data.max_pixels 700")  # a new side: a new decode
+    # Over twice the limit Pillow itself refuses the file as a decompression bomb when it opens it:
+    # still the same one line, not "damaged".
+    result = run_cli(
+        "train", "gan", "--dataset", root, "--steps", "1", "--set", "data.max_pixels=300", "--set", "data.image_size=32"
+    )
+    assert_one_line_error(result, "28x28 = 784 pixels", "data.max_pixels 300")
 
 
 def test_commands_without_set_take_the_pixel_limit_from_the_environment(tmp_path, monkeypatch):

@@ -54,6 +54,33 @@ def test_labels_are_read_by_the_robust_reader_distances_by_the_plain_classifier(
     assert (ev.read(soft).argmax(1) == test.labels).float().mean() >= 0.94
 
 
+def test_a_ladder_with_draws_scores_each_level_as_the_mean_over_them():
+    # A scorer that answers each call with its call number: a level's score then says which calls
+    # it averaged. The disturbances are real (mnist-5k's held-out digits).
+    from gvcore.evaluation.ladders import run_ladders
+
+    class Numbering:
+        evaluator = SimpleNamespace(labelled=True)
+        test_set = load_dataset("mnist-5k", "test")
+        calls = 0
+
+        def score(self, images, labels, metrics, bootstrap):
+            assert images.shape == self.test_set.images.shape and images.dtype == torch.uint8
+            value, self.calls = float(self.calls), self.calls + 1
+            return {key: value for key in metrics.split(",")}
+
+    scorer = Numbering()
+    results = run_ladders(scorer)
+    assert scorer.calls == 1 + sum(len(levels) * DRAWS.get(name, 1) for name, levels in LEVELS.items())
+    first = 1  # call 0 scored the clean images: every ladder's level 0
+    for result in results:
+        draws = DRAWS.get(result.name, 1)
+        expected = [0.0] + [first + i * draws + (draws - 1) / 2 for i in range(len(result.levels) - 1)]
+        assert [s["realism"] for s in result.scores] == expected, result.name
+        first += (len(result.levels) - 1) * draws
+    assert DRAWS["mode_dropping"] > 1
+
+
 @pytest.mark.slow
 def test_evaluator_check_passes_every_ladder_on_mnist_5k(tmp_path):
     result = run_cli("evaluator", "check", "--dataset", "mnist-5k", "--json", "--out", tmp_path / "check")

@@ -179,7 +179,14 @@ def _read(Image: Any, path: Path, formats: Any, max_pixels: int, work: Callable[
         raise
     except Exception as exc:
         if isinstance(exc, Image.DecompressionBombError):
-            raise _too_large(path, *_header_size(path), max_pixels) from None
+            width, height = _header_size(path)
+            if width * height > max_pixels:
+                raise _too_large(path, width, height, max_pixels) from None
+            # A format whose header says less than it decodes to (an icon's largest frame, say).
+            raise GVError(
+                f"dataset folder: {path} decodes to more than data.max_pixels {max_pixels:,} pixels: remove it, or "
+                f"raise the limit with --set data.max_pixels=N (gv eval / gv evaluator: GV_MAX_PIXELS=N)"
+            ) from None
         raise _unreadable(path, exc) from None
 
 

@@ -91,9 +91,9 @@ def broken_strokes(x: torch.Tensor, level: float, g: torch.Generator, labels: to
     identity = torch.eye(2, 3).expand(n, -1, -1)
     grid = F.affine_grid(identity, [n, c, h, w], align_corners=False) + shift
     # Nearest, not bilinear: interpolating at a fractional shift also softens every stroke, about
-    # equally at any amplitude, and realism saw mostly that (0.232, 0.234, 0.244, 0.286 over the four
-    # levels, mean of 8 draws; at seeds 1 and 2 it fell a step). Softness has its own ladder; taken
-    # from the nearest pixel, realism rises 0.065, 0.135, 0.23, 0.36 (seeds 0-3), as the other distances do.
+    # equally at any amplitude, and realism saw mostly that (seed 0, mean of 8 draws a level: 0.232,
+    # 0.234, 0.244, 0.286; at seeds 1 and 2 it fell a step). Softness has its own ladder; taken from the
+    # nearest pixel, realism rises 0.065, 0.135, 0.236, 0.36 (mean over seeds 0-3), as the other distances do.
     # grid_sample pads with 0; shift so the padding is -1, the background of [-1, 1] images.
     return to_uint8(F.grid_sample(to_unit_range(x) + 1, grid, mode="nearest", align_corners=False) - 1)
 
