@@ -158,10 +158,18 @@ def files_containing(text: str, *roots: Path) -> list[str]:
     return hits
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free right now (all held open together while they are picked)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 @contextlib.contextmanager
@@ -178,7 +186,7 @@ def two_node_cluster(head_dir: Path | None = None, second_dir: Path | None = Non
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     _ensure_ray_auth_token()
-    client_port = free_port()
+    (client_port,) = free_ports(1)
     cluster = None
     try:
         try:

@@ -16,7 +16,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sweep_helpers import REPO, files_containing, write_sweep
+from sweep_helpers import REPO, files_containing, free_ports, write_sweep
 
 pytestmark = pytest.mark.ray
 
@@ -46,20 +45,6 @@ FOREIGN_ENV = (
     "PYTHONPATH",
 )
 MARKER = "GV_TEST_RAY_HEAD"  # set in the head's environment: every process of that cluster inherits it
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now (all held open together while they are picked)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def _base_env(home: Path, tmp_path: Path) -> dict[str, str]:
@@ -140,7 +125,7 @@ def ray_head(tmp_path):
     token = token_file.read_text()
     assert token and made.stdout == token  # printed once, for piping to a client
 
-    gcs, dashboard, client, agent_http, agent_grpc, runtime_env, metrics = _free_ports(7)
+    gcs, dashboard, client, agent_http, agent_grpc, runtime_env, metrics = free_ports(7)
     head_env = {**env, "RAY_AUTH_MODE": "token", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     log = tmp_path / "head.log"
     proc = subprocess.Popen(

@@ -124,11 +124,13 @@ def entry_dir(key: str) -> Path:
     return cache_root() / "datasets" / key[:32]
 
 
+RAISE_LIMIT = "raise the limit with --set data.max_pixels=N (gv eval / gv evaluator: GV_MAX_PIXELS=N)"
+
+
 def _too_large(path: Path, width: int, height: int, max_pixels: int) -> GVError:
     return GVError(
         f"dataset folder: {path} is {width}x{height} = {width * height:,} pixels, more than data.max_pixels "
-        f"{max_pixels:,} (a decompression bomb, or a very large photo): shrink or remove it, or raise the "
-        f"limit with --set data.max_pixels=N (gv eval / gv evaluator: GV_MAX_PIXELS=N)"
+        f"{max_pixels:,} (a decompression bomb, or a very large photo): shrink or remove it, or {RAISE_LIMIT}"
     )
 
 
@@ -185,7 +187,7 @@ def _read(Image: Any, path: Path, formats: Any, max_pixels: int, work: Callable[
             # A format whose header says less than it decodes to (an icon's largest frame, say).
             raise GVError(
                 f"dataset folder: {path} decodes to more than data.max_pixels {max_pixels:,} pixels: remove it, or "
-                f"raise the limit with --set data.max_pixels=N (gv eval / gv evaluator: GV_MAX_PIXELS=N)"
+                f"{RAISE_LIMIT}"
             ) from None
         raise _unreadable(path, exc) from None
 
